@@ -1,0 +1,63 @@
+"""booking-gate: stop members from reaching a booking checkout they cannot pay for."""
+
+from gate.balances import BalanceSnapshot, PoolBalance
+from gate.cache import BalanceCache, MemoryBalanceCache
+from gate.config import WixSettings
+from gate.errors import (
+    ConfigError,
+    GateError,
+    PolicyError,
+    PolicyProblem,
+    SourceError,
+    UpstreamAuthError,
+    UpstreamDataError,
+    UpstreamNotFound,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from gate.identity import (
+    Identity,
+    MemberResolver,
+    SignedCookieResolver,
+    TrustedHeaderResolver,
+    WixTokenResolver,
+)
+from gate.middleware import SCOPE_KEY, BookingGate
+from gate.policy import Decision, PolicySet, check_policies, load_policies
+from gate.routes import CheckoutRoute
+from gate.sources import BalanceSource, StaticBalanceSource, WixBalanceSource
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SCOPE_KEY",
+    "BalanceCache",
+    "BalanceSnapshot",
+    "BalanceSource",
+    "BookingGate",
+    "CheckoutRoute",
+    "ConfigError",
+    "Decision",
+    "GateError",
+    "Identity",
+    "MemberResolver",
+    "MemoryBalanceCache",
+    "PolicyError",
+    "PolicyProblem",
+    "PolicySet",
+    "PoolBalance",
+    "SignedCookieResolver",
+    "SourceError",
+    "StaticBalanceSource",
+    "TrustedHeaderResolver",
+    "UpstreamAuthError",
+    "UpstreamDataError",
+    "UpstreamNotFound",
+    "UpstreamRejected",
+    "UpstreamUnavailable",
+    "WixBalanceSource",
+    "WixSettings",
+    "WixTokenResolver",
+    "check_policies",
+    "load_policies",
+]

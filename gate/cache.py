@@ -1,0 +1,61 @@
+"""Where balance snapshots are kept between requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from cachetools import TTLCache
+
+from gate.balances import BalanceSnapshot
+
+__all__ = ["BalanceCache", "MemoryBalanceCache"]
+
+
+@runtime_checkable
+class BalanceCache(Protocol):
+    """Storage for snapshots, keyed by ``"<source key>|<member id>"``.
+
+    Async so that a shared backend (Redis) can implement it without changing callers.
+    """
+
+    async def get(self, key: str) -> BalanceSnapshot | None: ...
+
+    async def set(self, key: str, snapshot: BalanceSnapshot) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryBalanceCache:
+    """A bounded in-process cache whose entries expire ``ttl`` seconds after they were stored.
+
+    ``timer`` is injected (as in cachetools) so tests move time forward instead of sleeping.
+    When ``maxsize`` entries are held, the least recently used one is dropped first.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 30.0,
+        maxsize: int = 10_000,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._entries: TTLCache[str, BalanceSnapshot] = TTLCache(maxsize, ttl, timer=timer)
+        self.ttl = ttl
+        self.maxsize = maxsize
+
+    def __repr__(self) -> str:
+        return f"MemoryBalanceCache(ttl={self.ttl}, maxsize={self.maxsize})"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> BalanceSnapshot | None:
+        return self._entries.get(key)
+
+    async def set(self, key: str, snapshot: BalanceSnapshot) -> None:
+        self._entries[key] = snapshot
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)

@@ -1,0 +1,64 @@
+"""``booking-gate demo``: the emulator and the sample site, on loopback, with no credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+import httpx
+
+from gate.demo.site import DEMO_SERVICES, create_demo_site
+from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
+from gate.shipped import shipped_policies
+from gate.testing import run_server
+
+__all__ = ["DEMO_SITE_ID", "run_demo"]
+
+DEMO_SITE_ID = "d3m0517e-0000-4000-8000-000000000001"
+_WHO = (
+    ("ana", "3 credits: books; redirected to plans on her 4th booking"),
+    ("ben", "0 credits: sent to the plans page"),
+    ("cleo", "plan paused: told so, and stopped"),
+    ("dev", "signed in, no plan: sent to the plans page"),
+    ("eve", "2.5 credits in an ACTIVE pool (an ENDED pool's 4 don't count): books"),
+)
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 8000, policies: Path | None = None) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print("the demo needs uvicorn: pip install 'booking-gate[demo]'", file=sys.stderr)
+        return 2
+    # A fresh key per run: the demo has no credentials to leak, and none are stored anywhere.
+    api_key = secrets.token_urlsafe(24)
+    policy_dir = policies or shipped_policies()
+    emulator = create_emulator(load_seed(DEMO_SEED_PATH), api_key=api_key, site_id=DEMO_SITE_ID)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per decision is enough
+    with run_server(emulator) as emulator_url:
+        http = httpx.AsyncClient(timeout=5.0)
+        app = create_demo_site(
+            emulator_url=emulator_url, api_key=api_key, site_id=DEMO_SITE_ID,
+            policies=policy_dir, http=http,
+        )
+        base = f"http://{host}:{port}"
+        service = DEMO_SERVICES[0]
+        print(f"booking-gate demo: open {base}/book-online", flush=True)
+        print(f"  Wix emulator on {emulator_url}; policies from {policy_dir}")
+        print("  Sign in as one of these, then open a class's booking form:")
+        for name, what in _WHO:
+            print(f"    {base}/demo/login?member={name:<5} {what}")
+        print(f"  Checkout: {base}/booking-form?bookings_serviceId={service.id}")
+        print(f"  Sign out: {base}/demo/logout   (signed-out visitors are sent to sign in)")
+        print("  Press Ctrl+C to stop.", flush=True)
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        finally:
+            with contextlib.suppress(RuntimeError):
+                asyncio.run(http.aclose())
+    return 0

@@ -1,0 +1,16 @@
+"""Member resolution: who is behind a checkout request."""
+
+from gate.identity.base import ANONYMOUS, Identity, MemberResolver, resolve_chain
+from gate.identity.signed_cookie import SignedCookieResolver
+from gate.identity.trusted_header import TrustedHeaderResolver
+from gate.identity.wix_token import WixTokenResolver
+
+__all__ = [
+    "ANONYMOUS",
+    "Identity",
+    "MemberResolver",
+    "SignedCookieResolver",
+    "TrustedHeaderResolver",
+    "WixTokenResolver",
+    "resolve_chain",
+]

@@ -1,0 +1,246 @@
+"""BookingGate: the pure ASGI middleware that stands in front of a booking checkout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gate.balances import BalanceSnapshot
+from gate.cache import BalanceCache, MemoryBalanceCache
+from gate.config import WixSettings
+from gate.errors import ConfigError, SourceError
+from gate.identity.base import Identity, MemberResolver, resolve_chain
+from gate.identity.wix_token import WixTokenResolver
+from gate.loader import BalanceLoader
+from gate.policy.compiler import load_policies
+from gate.policy.context import Facts
+from gate.policy.decision import Decision
+from gate.policy.policyset import PolicySet
+from gate.responses import render
+from gate.routes import CheckoutMatch, CheckoutRoute, RouteMatcher
+from gate.sources.base import BalanceSource
+from gate.sources.wix import WixBalanceSource
+from gate.wix.client import WixClient
+
+__all__ = ["SCOPE_KEY", "BookingGate", "PolicySource"]
+
+#: Where policies come from: a folder or file, several of them, or an already loaded set.
+PolicySource = str | Path | Sequence[str | Path] | PolicySet
+
+#: Where the downstream app finds the Decision: ``request.state.booking_gate``.
+SCOPE_KEY = "booking_gate"
+
+logger = logging.getLogger("booking_gate")
+decision_logger = logging.getLogger("booking_gate.decision")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class BookingGate:
+    """Checks checkout requests against the studio's policies before the app sees them.
+
+    Every other request, and every non-HTTP scope, goes to ``app`` untouched. Everything is
+    built here, once: route patterns, the policy set, the Wix client, the cache. A request
+    only resolves the member, reads their (usually cached) balance and evaluates the rules.
+
+    With no ``source`` and no ``resolvers``, the gate reads Wix: member tokens from the
+    ``Authorization`` header (or ``token_cookie``), balances from Benefit Programs, with the
+    API key and site id from BOOKING_GATE_WIX_API_KEY / BOOKING_GATE_WIX_SITE_ID.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policies: PolicySource = "policies",
+        checkouts: Sequence[CheckoutRoute] = (CheckoutRoute(),),
+        source: BalanceSource | None = None,
+        resolvers: Sequence[MemberResolver] | None = None,
+        wix: WixSettings | None = None,
+        token_header: str | None = "authorization",
+        token_cookie: str | None = None,
+        cache: BalanceCache | None = None,
+        cache_ttl: float = 30.0,
+        cache_maxsize: int = 10_000,
+        service_costs: Mapping[str, Decimal | str | int] | None = None,
+        default_cost: Decimal | str | int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = _utcnow,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.app = app
+        self._routes = RouteMatcher(checkouts)
+        self._policies = policies if isinstance(policies, PolicySet) else load_policies(
+            [policies] if isinstance(policies, str | Path) else list(policies)
+        )
+        self._clock = clock
+        self._now = now
+        self._costs = {k: _credits(v, f"cost of service {k!r}")
+                       for k, v in (service_costs or {}).items()}
+        self._default_cost = _credits(default_cost, "default_cost")
+        self._owns_http = False
+        self._http = http_client
+        if source is None or resolvers is None:
+            settings = wix or WixSettings.from_env()
+            client = self._wix_client(settings)
+            if source is None:
+                settings.require_credentials()
+                source = WixBalanceSource(client, site_id=settings.site_id or "", clock=clock)
+            if resolvers is None:
+                resolvers = (
+                    WixTokenResolver(client, site_id=settings.site_id, header=token_header,
+                                     cookie=token_cookie, timer=clock),
+                )
+        if not resolvers:
+            raise ConfigError("at least one member resolver is needed")
+        self._resolvers = tuple(resolvers)
+        self._source = source
+        self.loader = BalanceLoader(
+            source, cache or MemoryBalanceCache(ttl=cache_ttl, maxsize=cache_maxsize, timer=clock)
+        )
+
+    def __repr__(self) -> str:
+        return (f"BookingGate(policy={self._policies.version!r}, source={self._source!r}, "
+                f"resolvers={[r.name for r in self._resolvers]!r})")
+
+    @property
+    def policies(self) -> PolicySet:
+        return self._policies
+
+    def _wix_client(self, settings: WixSettings) -> WixClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=settings.timeout)
+            self._owns_http = True
+        return WixClient(
+            http=self._http,
+            api_key=settings.api_key,
+            site_id=settings.site_id,
+            base_url=settings.base_url,
+            retries=settings.retries,
+        )
+
+    async def invalidate(self, member_id: str) -> None:
+        """Drop a member's cached balance, e.g. right after they booked or bought a plan."""
+        await self.loader.invalidate(member_id)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections the gate opened. Called on lifespan shutdown too."""
+        await self._source.aclose()
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self.app(scope, receive, self._lifespan_send(send))
+            else:
+                await self.app(scope, receive, send)
+            return
+        match = self._routes.match(scope["method"], scope["path"], scope["query_string"])
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        decision = await self.decide(scope, match)
+        scope.setdefault("state", {})[SCOPE_KEY] = decision
+        if decision.allows:
+            await self.app(scope, receive, send)
+            return
+        await render(decision, scope)(scope, receive, send)
+
+    async def decide(self, scope: Scope, match: CheckoutMatch) -> Decision:
+        """The decision for one checkout request; never raises, always logs one line."""
+        policies = self._policies  # one read: a reload mid-request cannot mix two sets
+        identity: Identity | None = None
+        try:
+            identity = await resolve_chain(self._resolvers, HTTPConnection(scope))
+            member = identity.member_id
+            balance = await self.loader.get(member) if member else None
+            facts = self._facts(scope, match, identity, balance, policies)
+            decision = policies.decide(facts, member)
+        except SourceError as exc:
+            decision = policies.failed(f"{exc.kind}: {exc}", identity and identity.member_id)
+        except Exception as exc:
+            # A bug must not open the gate or become a 500: take the declared fail mode, loudly.
+            logger.exception("booking-gate failed while deciding; applying on_error")
+            decision = policies.failed(f"internal_error: {type(exc).__name__}",
+                                       identity and identity.member_id)
+        self._log(scope, match, identity, decision)
+        return decision
+
+    def _facts(
+        self,
+        scope: Scope,
+        match: CheckoutMatch,
+        identity: Identity,
+        balance: BalanceSnapshot | None,
+        policies: PolicySet,
+    ) -> dict[str, object]:
+        now = self._now()
+        return Facts(
+            identity=identity,
+            balance=balance,
+            service=match.service_id,
+            cost=self._costs.get(match.service_id, self._default_cost),
+            path=scope["path"],
+            method=scope["method"],
+            now=now,
+            today=policies.today(now),
+            balance_age=max(0.0, self._clock() - balance.fetched_at) if balance else 0.0,
+        ).as_cel()
+
+    def _log(
+        self, scope: Scope, match: CheckoutMatch, identity: Identity | None, decision: Decision
+    ) -> None:
+        level = logging.WARNING if decision.error else logging.INFO
+        if not decision_logger.isEnabledFor(level):
+            return
+        decision_logger.log(
+            level,
+            "decision action=%s rule=%s policy=%s status=%s member=%s service=%s path=%s%s%s",
+            decision.action,
+            decision.rule,
+            decision.policy_version,
+            decision.outcome.status,
+            (identity.member_id if identity else None) or "-",
+            match.service_id or "-",
+            scope["path"],
+            f" shadow={','.join(decision.shadow)}" if decision.shadow else "",
+            f" error={decision.error!r}" if decision.error else "",
+            extra={"booking_gate": {
+                "action": decision.action,
+                "rule": decision.rule,
+                "policy": decision.policy_version,
+                "member": identity.member_id if identity else None,
+                "service": match.service_id,
+                "error": decision.error,
+                "shadow": list(decision.shadow),
+            }},
+        )
+
+    def _lifespan_send(self, send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.aclose()
+            await send(message)
+
+        return wrapped
+
+
+def _credits(value: Decimal | str | int, what: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise ConfigError(f"{what} must be a number of credits, got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ConfigError(f"{what} must be zero or more credits, got {value!r}")
+    return amount

@@ -1,0 +1,464 @@
+"""Policy files → a compiled PolicySet, or every problem found in them, with positions.
+
+Runs at start-up and on reload only. Steps per file: read YAML strictly, validate the shape,
+check what the shape cannot (a redirect needs ``to``...), compile each condition, then try
+each condition against sample members so type mistakes fail here and not at a checkout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ValidationError
+
+from gate.balances import BalanceSnapshot, PoolBalance
+from gate.errors import PolicyError, PolicyProblem
+from gate.identity.base import ANONYMOUS, Identity
+from gate.policy.context import VARIABLE_NAMES, Facts
+from gate.policy.decision import Outcome
+from gate.policy.engine import CelEngine, CompileFailure, Condition, EvalFailure
+from gate.policy.messages import condition_message, field_message
+from gate.policy.model import OutcomeModel, PolicyFileModel, RuleModel
+from gate.policy.policyset import DEFAULT_DEFAULT, DEFAULT_ON_ERROR, CompiledRule, PolicySet
+from gate.policy.yaml_source import YAML11_BOOLEANS, Located, is_unquoted, read_yaml
+
+__all__ = ["check_policies", "discover_policy_files", "load_policies"]
+
+_TEST_SUFFIXES = (".test.yaml", ".test.yml")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_FILE_FIELDS = tuple(PolicyFileModel.model_fields)
+_RULE_FIELDS = tuple(RuleModel.model_fields)
+_OUTCOME_FIELDS = tuple(OutcomeModel.model_fields)
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    """One file that parsed: its settings and the rules that validated, by list position."""
+
+    name: str
+    located: Located
+    model: PolicyFileModel
+    rules: list[tuple[int, RuleModel]]
+    #: Conditions of rules that failed validation: still compiled, to report their mistakes too.
+    loose_conditions: list[tuple[int, str | None, str]]
+
+
+def load_policies(paths: Sequence[str | Path], engine: CelEngine | None = None) -> PolicySet:
+    """Load and compile a policy set, or raise PolicyError listing every problem."""
+    policy_set, problems = check_policies(paths, engine)
+    if policy_set is None:
+        raise PolicyError(problems)
+    return policy_set
+
+
+def discover_policy_files(
+    paths: Sequence[str | Path], *, tests: bool = False
+) -> tuple[list[Path], list[PolicyProblem]]:
+    """Policy files (or, with ``tests``, policy-test files) under ``paths``, in name order."""
+    found: list[Path] = []
+    problems: list[PolicyProblem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            children = sorted(
+                p for p in path.iterdir()
+                if p.is_file() and p.suffix in (".yaml", ".yml")
+                and p.name.endswith(_TEST_SUFFIXES) == tests
+            )
+            found.extend(children)
+        elif path.is_file():
+            if path.name.endswith(_TEST_SUFFIXES) == tests:
+                found.append(path)
+        else:
+            problems.append(PolicyProblem(str(path), 1, 1, "this file or folder does not exist",
+                                          code="not-found"))
+    if not found and not problems:
+        kind = "policy test" if tests else "policy"
+        names = ", ".join(str(p) for p in paths)
+        problems.append(PolicyProblem(names, 1, 1, f"no {kind} files (*.yaml) found here",
+                                      code="no-files"))
+    return found, problems
+
+
+def check_policies(
+    paths: Sequence[str | Path], engine: CelEngine | None = None
+) -> tuple[PolicySet | None, list[PolicyProblem]]:
+    """Compile a policy set; returns it with no problems, or None with all of them."""
+    engine = engine or CelEngine()
+    files, problems = discover_policy_files(paths)
+    digest = hashlib.sha256()
+    parsed: list[_File] = []
+    for path in files:
+        name = str(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            problems.append(PolicyProblem(name, 1, 1, f"cannot read this file: {exc.strerror}",
+                                          code="unreadable"))
+            continue
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        located, found = read_yaml(raw, name)
+        problems.extend(found)
+        if located is None:
+            continue
+        checked = _validate(name, located, problems)
+        if checked is not None:
+            parsed.append(checked)
+    rules = _compile_rules(engine, parsed, problems)
+    settings = _set_settings(parsed, problems)
+    if problems:
+        problems.sort(key=lambda p: (p.file, p.line, p.column))
+        return None, problems
+    default, on_error, timezone = settings
+    return PolicySet(
+        rules=tuple(rules),
+        default=default,
+        on_error=on_error,
+        timezone=timezone,
+        version=digest.hexdigest()[:12],
+        files=tuple(str(p) for p in files),
+        engine=engine,
+    ), []
+
+
+def _validate(file: str, located: Located, problems: list[PolicyProblem]) -> _File | None:
+    """Validate the file's settings and each rule on its own, so one bad rule hides no others."""
+    data = located.data
+    if not isinstance(data, dict):
+        problems.append(PolicyProblem(
+            file, 1, 1, "a policy file starts with  apiVersion: booking-gate/v1  and a "
+            "rules: list", code="not-a-policy"))
+        return None
+    raw_rules = data.get("rules")
+    settings = {k: v for k, v in data.items() if k != "rules"}
+    if not isinstance(raw_rules, list):
+        settings["rules"] = raw_rules  # let the model explain what is wrong with it
+        raw_rules = []
+    model = _parse(PolicyFileModel, settings, (), file, located, problems)
+    rules: list[tuple[int, RuleModel]] = []
+    loose: list[tuple[int, str | None, str]] = []
+    for index, raw in enumerate(raw_rules):
+        if isinstance(raw, dict):
+            _check_condition_value(file, located, index, raw, problems)
+        rule = _parse(RuleModel, raw, ("rules", index), file, located, problems)
+        if rule is not None:
+            rules.append((index, rule))
+        elif isinstance(raw, dict) and isinstance(raw.get("when"), str):
+            name = raw.get("name") if isinstance(raw.get("name"), str) else None
+            loose.append((index, name, raw["when"]))
+    return None if model is None else _File(file, located, model, rules, loose)
+
+
+def _parse(
+    model: type[_M],
+    data: Any,
+    prefix: tuple[Any, ...],
+    file: str,
+    located: Located,
+    problems: list[PolicyProblem],
+) -> _M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            error["loc"] = (*prefix, *error["loc"])
+            if not located.was_reported(tuple(error["loc"])):
+                problems.append(_field_problem(file, located, error))
+        return None
+
+
+def _check_condition_value(
+    file: str, located: Located, index: int, rule: dict[str, Any], problems: list[PolicyProblem]
+) -> None:
+    """Fix up or reject ``when`` values YAML did not read as text, before pydantic sees them."""
+    when = rule.get("when")
+    path = ("rules", index, "when")
+    line, col = located.at(path)
+    name = rule.get("name") if isinstance(rule.get("name"), str) else None
+    if located.was_reported(path):
+        rule["when"] = " "  # already explained while reading the YAML
+    elif isinstance(when, bool):
+        rule["when"] = "true" if when else "false"  # `when: true` means "always"
+    elif isinstance(when, str) and when in YAML11_BOOLEANS:
+        problems.append(PolicyProblem(
+            file, line, col, f"`{when}` is not a condition; write true to always match, or a "
+            "check like available <= 0", rule=name, code="yaml11-bool"))
+    elif isinstance(when, str) and not when.strip():
+        problems.append(PolicyProblem(
+            file, line, col, "the condition is empty; write what must be true for this rule, "
+            "like available <= 0", rule=name, code="empty-condition"))
+    elif when is None and "when" in rule:
+        problems.append(PolicyProblem(
+            file, line, col, "the condition is empty; write what must be true for this rule, "
+            "like available <= 0", rule=name, code="empty-condition"))
+        rule["when"] = " "  # reported once here, not again as "must be text"
+    elif isinstance(when, int | float):
+        problems.append(PolicyProblem(
+            file, line, col, f"`{when}` is a number, not a condition; write a check like "
+            "available <= 0", rule=name, code="condition-type"))
+        rule["when"] = " "
+
+
+def _field_problem(file: str, located: Located, error: dict[str, Any]) -> PolicyProblem:
+    loc = tuple(error["loc"])
+    rule_name = _rule_name(located, loc)
+    if loc[:1] == ("rules",) and len(loc) >= 2:
+        allowed, where = _RULE_FIELDS, "a rule can have"
+        if error["type"] == "missing":
+            where = f"rule '{rule_name}'" if rule_name else "this rule"
+    elif loc[:1] in {("default",), ("on_error",)}:
+        allowed, where = _OUTCOME_FIELDS, f"`{loc[0]}` can have"
+    else:
+        allowed, where = _FILE_FIELDS, "of a policy file"
+        if error["type"] == "missing":
+            where = "this file"
+    message = field_message(error, allowed, where)
+    if error["type"] == "extra_forbidden":
+        line, col = located.key_at(loc)
+    elif error["type"] == "missing":
+        line, col = located.at(loc[:-1])
+    else:
+        line, col = located.at(loc)
+    return PolicyProblem(file, line, col, message, rule=rule_name, code=error["type"])
+
+
+def _rule_name(located: Located, loc: tuple[Any, ...]) -> str | None:
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = located.data.get("rules") if isinstance(located.data, dict) else None
+        if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+            name = rules[loc[1]].get("name")
+            return name if isinstance(name, str) else None
+    return None
+
+
+def _compile_rules(
+    engine: CelEngine,
+    parsed: list[_File],
+    problems: list[PolicyProblem],
+) -> list[CompiledRule]:
+    compiled: list[CompiledRule] = []
+    first_seen: dict[str, tuple[str, int]] = {}
+    always: CompiledRule | None = None
+    samples = [(label, engine.activation(facts.as_cel())) for label, facts in _samples()]
+    for checked in parsed:
+        file, located = checked.name, checked.located
+        for index, rule in checked.rules:
+            base = ("rules", index)
+            line, col = located.at(base)
+            if rule.name in first_seen:
+                other_file, other_line = first_seen[rule.name]
+                problems.append(PolicyProblem(
+                    file, *located.at((*base, "name")),
+                    f"two rules are named '{rule.name}' (the other is at {other_file}:"
+                    f"{other_line}); give each rule its own name", rule=rule.name,
+                    code="duplicate-rule"))
+            else:
+                first_seen[rule.name] = (file, line)
+            outcome = _outcome(file, located, base, rule, problems, rule.name)
+            condition = _condition(engine, file, located, base, rule.when, rule.name, problems,
+                                   samples)
+            if outcome is None or condition is None:
+                continue
+            if always is not None:
+                problems.append(PolicyProblem(
+                    file, line, col, f"this rule can never match: rule '{always.name}' "
+                    f"({always.file}:{always.line}) comes first and always matches. Move this "
+                    "rule above it, or narrow that rule's condition", rule=rule.name,
+                    code="unreachable"))
+            entry = CompiledRule(rule.name, condition, outcome, rule.mode == "shadow", file, line)
+            compiled.append(entry)
+            if always is None and not entry.shadow and _always_true(condition, samples):
+                always = entry
+        for index, name, source in checked.loose_conditions:
+            _condition(engine, file, located, ("rules", index), source, name, problems, samples)
+    return compiled
+
+
+def _condition(
+    engine: CelEngine,
+    file: str,
+    located: Located,
+    base: tuple[Any, ...],
+    source: str,
+    rule: str | None,
+    problems: list[PolicyProblem],
+    samples: list[tuple[str, Any]],
+) -> Condition | None:
+    if not source.strip():
+        return None  # already reported as an empty condition
+    result = engine.compile(source)
+    line, col = located.at((*base, "when"))
+    if isinstance(result, CompileFailure):
+        # Point inside the expression when it sits on the `when:` line itself.
+        if result.line == 1 and _same_line(located, base):
+            col += result.column - 1 + _quote_offset(located, base, source)
+        elif result.line > 1:
+            line += result.line - 1
+            col = result.column
+        problems.append(PolicyProblem(file, line, col, condition_message(result.message, source),
+                                      rule=rule, code="condition"))
+        return None
+    failures = [
+        (label, outcome) for label, activation in samples
+        if isinstance(outcome := result.evaluate(activation), EvalFailure)
+    ]
+    if failures:
+        label, failure = failures[0]
+        # Say who it fails for only when it works for someone: that is the useful hint.
+        who = f" (it fails for {label})" if len(failures) < len(samples) else ""
+        problems.append(PolicyProblem(
+            file, line, col, condition_message(failure.message, source) + who, rule=rule,
+            code="condition-runtime"))
+        return None
+    return result
+
+
+def _same_line(located: Located, base: tuple[Any, ...]) -> bool:
+    return located.at((*base, "when"))[0] == located.key_at((*base, "when"))[0]
+
+
+def _quote_offset(located: Located, base: tuple[Any, ...], source: str) -> int:
+    rules = located.data["rules"]
+    raw = rules[base[1]].get("when") if isinstance(rules[base[1]], dict) else None
+    return 0 if is_unquoted(raw) else 1
+
+
+def _always_true(condition: Condition, samples: list[tuple[str, Any]]) -> bool:
+    """True when the condition reads no variable and is true: nothing after it can run."""
+    text = _STRING_LITERAL.sub("", condition.source)
+    if set(_IDENT.findall(text)) & VARIABLE_NAMES:
+        return False
+    return all(condition.evaluate(a) is True for _, a in samples)
+
+
+def _outcome(
+    file: str,
+    located: Located,
+    base: tuple[Any, ...],
+    model: OutcomeModel,
+    problems: list[PolicyProblem],
+    rule: str | None,
+) -> Outcome | None:
+    start = len(problems)
+
+    def problem(field: str, message: str, code: str) -> None:
+        line, col = located.key_at((*base, field))
+        problems.append(PolicyProblem(file, line, col, message, rule=rule, code=code))
+
+    unused = {
+        "allow": ("to", "reason", "return_to", "status", "message"),
+        "redirect": ("status", "message"),
+        "deny": ("to", "return_to"),
+    }[model.action]
+    for field in unused:
+        if field in model.model_fields_set:
+            problem(field, f"a rule that does `{model.action}` does not use `{field}`; remove it",
+                    "unused-field")
+    if model.action == "redirect":
+        if model.to is None:
+            line, col = located.at(base)
+            problems.append(PolicyProblem(
+                file, line, col, "a redirect needs `to:`, the page to send the visitor to, like "
+                "to: /plans-pricing", rule=rule, code="missing-to"))
+        else:
+            trouble = _same_site_problem(model.to)
+            if trouble:
+                problem("to", trouble, "redirect-target")
+    if model.action == "deny" and model.message is None:
+        line, col = located.at(base)
+        problems.append(PolicyProblem(
+            file, line, col, "a deny needs `message:`, the sentence the visitor sees",
+            rule=rule, code="missing-message"))
+    if len(problems) > start:
+        return None
+    if model.action == "allow":
+        return Outcome("allow", 200)
+    if model.action == "redirect":
+        assert model.to is not None
+        location = model.to
+        if model.reason:
+            location += ("&" if "?" in location else "?") + "reason=" + quote(model.reason)
+        return Outcome("redirect", 303, location=location, reason=model.reason,
+                       return_to=model.return_to)
+    return Outcome("deny", model.status or 403, reason=model.reason, message=model.message)
+
+
+def _same_site_problem(target: str) -> str | None:
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith(("//", "/\\")):
+        return (f"`{target}` points to another site; redirects must stay on this site. Write "
+                "a path that starts with /, like /plans-pricing")
+    if not target.startswith("/"):
+        return f"`{target}` must start with /, like /plans-pricing"
+    if any(ch.isspace() or ord(ch) < 32 for ch in target):
+        return f"`{target}` contains spaces or control characters; remove them"
+    return None
+
+
+def _set_settings(
+    parsed: list[_File], problems: list[PolicyProblem]
+) -> tuple[Outcome, Outcome, ZoneInfo]:
+    default, on_error, timezone = DEFAULT_DEFAULT, DEFAULT_ON_ERROR, ZoneInfo("UTC")
+    seen: dict[str, str] = {}
+    for checked in parsed:
+        file, located, model = checked.name, checked.located, checked.model
+        for field in ("default", "on_error", "timezone"):
+            if getattr(model, field) is None:
+                continue
+            if field in seen:
+                line, col = located.key_at((field,))
+                problems.append(PolicyProblem(
+                    file, line, col, f"`{field}` is already set in {seen[field]}; set it in one "
+                    "file only", code="duplicate-setting"))
+                continue
+            seen[field] = file
+        if model.default is not None:
+            outcome = _outcome(file, located, ("default",), model.default, problems, None)
+            default = outcome or default
+        if model.on_error is not None:
+            outcome = _outcome(file, located, ("on_error",), model.on_error, problems, None)
+            on_error = outcome or on_error
+        if model.timezone is not None:
+            try:
+                timezone = ZoneInfo(model.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                line, col = located.at(("timezone",))
+                problems.append(PolicyProblem(
+                    file, line, col, f"unknown time zone `{model.timezone}`; use a name like "
+                    "Europe/Lisbon or America/New_York", code="timezone"))
+    return default, on_error, timezone
+
+
+def _samples() -> Iterable[tuple[str, Facts]]:
+    """Members every condition must be able to handle without an error."""
+    now = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+
+    def snapshot(*pools: PoolBalance) -> BalanceSnapshot:
+        return BalanceSnapshot(member_id="sample", pools=pools, fetched_at=0.0, source="sample")
+
+    def pool(status: str, available: str) -> PoolBalance:
+        return PoolBalance("pool", Decimal(available), Decimal(0), status, plan_id="plan")
+
+    member = Identity("sample", "sample")
+    cases = [
+        ("a signed-out visitor", ANONYMOUS, None),
+        ("a member with no plan", member, snapshot()),
+        ("a member with 2.5 credits", member, snapshot(pool("ACTIVE", "2.5"))),
+        ("a member with 0 credits", member, snapshot(pool("ACTIVE", "0"))),
+        ("a member whose plan is paused", member, snapshot(pool("PAUSED", "5"))),
+    ]
+    for label, identity, balance in cases:
+        yield label, Facts(identity=identity, balance=balance, service="", cost=Decimal(1),
+                           path="/booking-form", method="GET", now=now, today="2026-01-01",
+                           balance_age=0.0)

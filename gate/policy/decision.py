@@ -1,0 +1,50 @@
+"""What the gate decided for one request, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Decision", "Outcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A compiled action: everything about the response that does not depend on the request."""
+
+    action: Literal["allow", "redirect", "deny"]
+    status: int
+    location: str | None = None  # redirect target, with ?reason= already in it
+    reason: str | None = None
+    return_to: bool = False
+    message: str | None = None
+
+    @property
+    def allows(self) -> bool:
+        return self.action == "allow"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome plus where it came from: which policy version, which rule, what went wrong.
+
+    ``rule`` is the deciding rule's name, ``"(default)"`` when no rule matched, or
+    ``"(on_error)"`` when the gate could not decide and applied the declared fail mode.
+    ``shadow`` names the shadow-mode rules that matched before the decision (not enforced).
+    ``member_id`` is the verified member (None when signed out or unknown), for the app.
+    """
+
+    outcome: Outcome
+    rule: str
+    policy_version: str
+    error: str | None = None
+    shadow: tuple[str, ...] = ()
+    member_id: str | None = None
+
+    @property
+    def action(self) -> str:
+        return self.outcome.action
+
+    @property
+    def allows(self) -> bool:
+        return self.outcome.action == "allow"

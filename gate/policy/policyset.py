@@ -1,0 +1,80 @@
+"""A loaded, compiled, immutable set of rules; swapped whole on reload, never edited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gate.policy.decision import Decision, Outcome
+from gate.policy.engine import CelEngine, Condition, EvalFailure
+
+__all__ = ["DEFAULT_ON_ERROR", "CompiledRule", "PolicySet"]
+
+DEFAULT_ON_ERROR = Outcome(
+    action="deny",
+    status=503,
+    reason="gate-unavailable",
+    message="We couldn't check your booking credits just now. Please try again in a minute.",
+)
+DEFAULT_DEFAULT = Outcome(action="allow", status=200)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    name: str
+    condition: Condition
+    outcome: Outcome
+    shadow: bool
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """Rules in order (first match wins), the no-match default and the fail mode.
+
+    ``version`` is a hash of the files' contents, so a decision names exactly which text
+    produced it.
+    """
+
+    rules: tuple[CompiledRule, ...]
+    default: Outcome
+    on_error: Outcome
+    timezone: ZoneInfo
+    version: str
+    files: tuple[str, ...]
+    engine: CelEngine
+
+    def today(self, now: dt.datetime) -> str:
+        return now.astimezone(self.timezone).date().isoformat()
+
+    def decide(self, facts: dict[str, Any], member_id: str | None = None) -> Decision:
+        activation = self.engine.activation(facts)
+        shadow: list[str] = []
+        for rule in self.rules:
+            result = rule.condition.evaluate(activation)
+            if isinstance(result, EvalFailure):
+                if rule.shadow:
+                    # A rule on trial must not change what members get, even by failing.
+                    continue
+                # Never guess: a rule that cannot be evaluated applies the fail mode.
+                return Decision(
+                    self.on_error, rule.name, self.version,
+                    error=f"rule '{rule.name}' could not be evaluated: {result.message}",
+                    shadow=tuple(shadow), member_id=member_id,
+                )
+            if result:
+                if rule.shadow:
+                    shadow.append(rule.name)
+                    continue
+                return Decision(rule.outcome, rule.name, self.version, shadow=tuple(shadow),
+                                member_id=member_id)
+        return Decision(self.default, "(default)", self.version, shadow=tuple(shadow),
+                        member_id=member_id)
+
+    def failed(self, error: str, member_id: str | None = None) -> Decision:
+        """The declared fail mode, for when the facts themselves could not be gathered."""
+        return Decision(self.on_error, "(on_error)", self.version, error=error,
+                        member_id=member_id)
