@@ -30,7 +30,9 @@ def run_server(app: Any, *, host: str = "127.0.0.1", lifespan: str = "on") -> It
             "gate.testing needs uvicorn: pip install 'booking-gate[demo]'"
         ) from exc
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio enables TCP_NODELAY only then, and without it every
+    # keep-alive response waits on a delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]

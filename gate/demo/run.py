@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import sys
 from pathlib import Path
-
-import httpx
 
 from gate.demo.site import DEMO_SERVICES, create_demo_site
 from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
@@ -41,10 +37,8 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, policies: Path | None = 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per decision is enough
     with run_server(emulator) as emulator_url:
-        http = httpx.AsyncClient(timeout=5.0)
         app = create_demo_site(
-            emulator_url=emulator_url, api_key=api_key, site_id=DEMO_SITE_ID,
-            policies=policy_dir, http=http,
+            emulator_url=emulator_url, api_key=api_key, site_id=DEMO_SITE_ID, policies=policy_dir
         )
         base = f"http://{host}:{port}"
         service = DEMO_SERVICES[0]
@@ -56,9 +50,5 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, policies: Path | None = 
         print(f"  Checkout: {base}/booking-form?bookings_serviceId={service.id}")
         print(f"  Sign out: {base}/demo/logout   (signed-out visitors are sent to sign in)")
         print("  Press Ctrl+C to stop.", flush=True)
-        try:
-            uvicorn.run(app, host=host, port=port, log_level="warning")
-        finally:
-            with contextlib.suppress(RuntimeError):
-                asyncio.run(http.aclose())
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

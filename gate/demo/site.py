@@ -7,8 +7,10 @@ Wix API, through the same client code the gate uses in production.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -185,10 +187,21 @@ def create_demo_site(
     api_key: str,
     site_id: str,
     policies: PolicySource,
-    http: httpx.AsyncClient,
     **gate_options: object,
 ) -> BookingGate:
-    """The sample site wrapped in a BookingGate that reads balances from ``emulator_url``."""
+    """The sample site wrapped in a BookingGate that reads balances from ``emulator_url``.
+
+    One HTTP client serves the site and the gate; the site's lifespan closes it.
+    """
+    http = httpx.AsyncClient(timeout=5.0)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await http.aclose()
+
     site = DemoSite(emulator_url=emulator_url, http=http,
                     app_headers={"Authorization": api_key, "wix-site-id": site_id})
     app = Starlette(routes=[
@@ -198,7 +211,7 @@ def create_demo_site(
         Route("/plans-pricing", site.plans),
         Route("/demo/login", site.login),
         Route("/demo/logout", site.logout),
-    ])
+    ], lifespan=lifespan)
     gate = BookingGate(
         app,
         policies=policies,

@@ -1,0 +1,193 @@
+"""The emulator's seed file: which members, visitors and balances exist when it starts.
+
+The seed never holds the API key or the site id; those are arguments of ``create_emulator`` so
+that no secret ever lives in a data file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from ruamel.yaml import YAML, YAMLError
+
+__all__ = [
+    "BOOKINGS_APP_ID",
+    "POOL_STATUSES",
+    "Amount",
+    "EmulatorSeed",
+    "PoolStatus",
+    "SeedBalance",
+    "SeedBenefit",
+    "SeedError",
+    "SeedMember",
+    "SeedVisitor",
+    "format_amount",
+    "load_seed",
+    "parse_amount",
+]
+
+# The Wix Bookings app id: the provider of every benefit a class pack grants (reference §6).
+BOOKINGS_APP_ID = "13d21c63-b5ec-5912-8397-c3a5ddb27a97"
+POOL_STATUSES = ("ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING")
+PoolStatus = Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"]
+
+# Wix decimals carry at most 4 decimal places (maxScale 4). Plain digits only: no exponent, no
+# sign, no spaces. 15 integer digits keep every sum well inside Decimal's 28-digit precision.
+_AMOUNT_RE = re.compile(r"-?\d{1,15}(\.\d{1,4})?")
+
+
+class SeedError(ValueError):
+    """The seed file cannot be read or does not validate; the message names the field."""
+
+
+def parse_amount(text: object, *, signed: bool = False) -> Decimal:
+    """Parse a Wix decimal string, refusing floats, exponents and more than 4 decimals."""
+    if not isinstance(text, str) or not _AMOUNT_RE.fullmatch(text):
+        raise ValueError(f"must be a decimal string with at most 4 decimals, got {text!r}")
+    if text.startswith("-") and not signed:
+        raise ValueError(f"must not be negative, got {text!r}")
+    return Decimal(text)
+
+
+def format_amount(value: Decimal) -> str:
+    """Render a computed amount the way the emulator emits it: "2", "1.5", "0" (no exponent)."""
+    if value == 0:
+        return "0"  # also folds "-0" and "0.0000"
+    return format(value.normalize(), "f")
+
+
+def _check_amount(text: str) -> str:
+    parse_amount(text)
+    return text  # kept verbatim: seeded "7.0000" is emitted as "7.0000"
+
+
+def _check_timestamp(text: str) -> str:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"must be an ISO-8601 timestamp, got {text!r}") from None
+    return text
+
+
+def _timestamp_to_text(value: Any) -> Any:
+    # YAML's safe loader turns unquoted timestamps into datetimes; accept them as ISO strings.
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value
+
+
+Amount = Annotated[str, AfterValidator(_check_amount)]
+Timestamp = Annotated[str, BeforeValidator(_timestamp_to_text), AfterValidator(_check_timestamp)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    # strict: a YAML `available: 2.5` is a float, and floats are how credits go wrong.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SeedMember(_Model):
+    name: NonEmpty
+    id: NonEmpty
+    email: NonEmpty
+    nickname: str | None = None
+    contactId: str | None = None
+    createdDate: Timestamp = "2026-01-01T09:00:00.000Z"
+    tokens: list[NonEmpty] = []
+
+
+class SeedVisitor(_Model):
+    id: NonEmpty
+    tokens: list[NonEmpty] = []
+
+
+class SeedBenefit(_Model):
+    benefitKey: NonEmpty = "classes"
+    itemSetId: str | None = None
+    price: Amount = "1"
+    providerAppId: NonEmpty = BOOKINGS_APP_ID
+    displayName: str | None = None
+
+
+class SeedBalance(_Model):
+    id: NonEmpty
+    member: NonEmpty = Field(description="a seed member's name or id")
+    available: Amount = "0"
+    reserved: Amount = "0"
+    status: PoolStatus = "ACTIVE"
+    namespace: NonEmpty = "@wix/pricing-plans"
+    poolDefinitionId: str | None = None
+    programDefinitionId: str | None = None
+    externalProgramDefinitionId: str | None = None
+    programId: str | None = None
+    externalProgramId: str | None = None
+    creditAmount: Amount | None = None
+    displayName: str | None = None
+    createdDate: Timestamp
+    updatedDate: Timestamp | None = None
+    revision: int = Field(default=1, ge=1)
+    lastTransactionId: str | None = None
+    benefits: list[SeedBenefit] = Field(default_factory=lambda: [SeedBenefit()], max_length=10)
+
+
+class EmulatorSeed(_Model):
+    # Accepted and ignored: the site id is an argument of create_emulator, never file data.
+    site_id: str | None = None
+    members: list[SeedMember] = []
+    visitors: list[SeedVisitor] = []
+    balances: list[SeedBalance] = []
+
+    def find_member(self, name_or_id: str) -> SeedMember | None:
+        """Look a member up by its short name or its id."""
+        for member in self.members:
+            if name_or_id in (member.name, member.id):
+                return member
+        return None
+
+    @model_validator(mode="after")
+    def _check_references(self) -> EmulatorSeed:
+        _unique("members[].name", [m.name for m in self.members])
+        _unique("members[].id", [m.id for m in self.members] + [v.id for v in self.visitors])
+        _unique("balances[].id", [b.id for b in self.balances])
+        tokens = [t for m in self.members for t in m.tokens]
+        _unique("tokens", tokens + [t for v in self.visitors for t in v.tokens])
+        for index, balance in enumerate(self.balances):
+            if self.find_member(balance.member) is None:
+                raise ValueError(f"balances.{index}.member: unknown member {balance.member!r}")
+        return self
+
+
+def _unique(field: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{field}: duplicate value {value!r}")
+        seen.add(value)
+
+
+def load_seed(path: str | Path) -> EmulatorSeed:
+    """Read and validate a seed file: JSON when it ends in ``.json``, YAML otherwise."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else YAML(typ="safe").load(text)
+    except (OSError, ValueError, YAMLError) as exc:
+        raise SeedError(f"{path}: cannot read seed: {exc}") from exc
+    try:
+        return EmulatorSeed.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise SeedError(f"{path}: invalid seed: {exc}") from exc
