@@ -29,8 +29,7 @@ from gate.sources import BalanceSource, StaticBalanceSource, WixBalanceSource
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SCOPE_KEY",
+__all__ = [  # noqa: RUF022 - plain sorted order, checked by tests/test_style.py
     "BalanceCache",
     "BalanceSnapshot",
     "BalanceSource",
@@ -46,6 +45,7 @@ __all__ = [
     "PolicyProblem",
     "PolicySet",
     "PoolBalance",
+    "SCOPE_KEY",
     "SignedCookieResolver",
     "SourceError",
     "StaticBalanceSource",

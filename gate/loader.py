@@ -33,7 +33,9 @@ class BalanceLoader:
         cached = await self.cache.get(key)
         if cached is not None:
             return cached
-        return await self._flights.run(key, lambda: self._load(key, member_id))
+        # The marker is set when the flight starts, synchronously, so an invalidate() that
+        # arrives before the fetch task first runs still counts as "after it started".
+        return await self._flights.run(key, lambda: self._load(key, member_id, self._mark(key)))
 
     async def invalidate(self, member_id: str) -> None:
         """Forget a member's balance, e.g. after they booked or bought a plan."""
@@ -42,8 +44,11 @@ class BalanceLoader:
         self._flights.forget(key)
         await self.cache.delete(key)
 
-    async def _load(self, key: str, member_id: str) -> BalanceSnapshot:
+    def _mark(self, key: str) -> object:
         marker = self._latest[key] = object()
+        return marker
+
+    async def _load(self, key: str, member_id: str, marker: object) -> BalanceSnapshot:
         try:
             snapshot = await self.source.fetch(member_id)
         finally:

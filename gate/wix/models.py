@@ -7,6 +7,7 @@ here; a missing, empty or non-numeric amount fails validation instead of becomin
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
@@ -25,18 +26,22 @@ __all__ = [
 ]
 
 
+_PLAIN_DECIMAL = re.compile(r"[+-]?\d{1,15}(\.\d{1,18})?")
+
+
 def _decimal_string(value: object) -> Decimal:
     # Wix sends credits as strings ("2.5", "0.0000", "7"). A JSON number would mean the
     # payload is not what the API documents, and a float must never reach the gate.
     if not isinstance(value, str):
         raise ValueError(f"expected a decimal string, got {type(value).__name__}")
+    text = value.strip()
+    # Plain notation only: "1e9", "NaN" or a 40-digit number is not a credit balance.
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise ValueError(f"{value[:40]!r} is not a plain decimal amount like \"2.5\"")
     try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
         raise ValueError(f"{value[:40]!r} is not a decimal number") from None
-    if not amount.is_finite():
-        raise ValueError(f"{value[:40]!r} is not a finite amount")
-    return amount
 
 
 DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]

@@ -1,0 +1,108 @@
+"""Shared fixtures: a real Wix emulator and real gated apps, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from gate.demo.site import DEMO_SERVICES, TOKEN_COOKIE, create_demo_site
+from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
+from gate.shipped import shipped_policies
+from gate.testing import run_server
+
+SITE_ID = "test-site-0001"
+YOGA = DEMO_SERVICES[0].id
+PILATES = DEMO_SERVICES[1].id
+CHECKOUT = f"/booking-form?bookings_serviceId={YOGA}"
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand, so TTLs expire without sleeping."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Emulator:
+    """A running emulator and an HTTP client for its admin endpoints."""
+
+    url: str
+    api_key: str
+    admin: httpx.Client
+    members: dict[str, str] = field(default_factory=dict)
+
+    def calls(self, route: str = "POST /benefit-programs/v1/balances/query") -> int:
+        return int(self.admin.get("/_emulator/calls").json()["calls"].get(route, 0))
+
+    def token(self, member: str) -> str:
+        response = self.admin.post("/_emulator/tokens", json={"member": member})
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def visitor_token(self) -> str:
+        response = self.admin.post("/_emulator/tokens", json={"visitor": True})
+        return str(response.json()["access_token"])
+
+    def set_balance(self, pool_id: str, **fields: str) -> None:
+        self.admin.patch(f"/_emulator/balances/{pool_id}", json=fields).raise_for_status()
+
+    def fault(self, route: str, **spec: Any) -> None:
+        response = self.admin.post("/_emulator/faults", json={"route": route, **spec})
+        response.raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[tuple[str, str]]:
+    api_key = "test-key-" + secrets.token_urlsafe(16)
+    app = create_emulator(load_seed(DEMO_SEED_PATH), api_key=api_key, site_id=SITE_ID)
+    with run_server(app) as url:
+        yield url, api_key
+
+
+@pytest.fixture
+def emulator(emulator_server: tuple[str, str]) -> Iterator[Emulator]:
+    url, api_key = emulator_server
+    with httpx.Client(base_url=url) as admin:
+        admin.post("/_emulator/reset").raise_for_status()
+        listing = admin.get("/_emulator/members").json()["members"]
+        yield Emulator(url, api_key, admin, {m["name"]: m["id"] for m in listing})
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def demo(emulator: Emulator, clock: FakeClock) -> Iterator[Callable[..., httpx.Client]]:
+    """The demo site behind the gate, served by uvicorn; call it to get a client as someone."""
+    gate = create_demo_site(
+        emulator_url=emulator.url, api_key=emulator.api_key, site_id=SITE_ID,
+        policies=shipped_policies(), clock=clock,
+    )
+    with run_server(gate) as url:
+        clients: list[httpx.Client] = []
+
+        def client_as(member: str | None = None) -> httpx.Client:
+            client = httpx.Client(base_url=url, follow_redirects=False)
+            if member is not None:
+                client.cookies.set(TOKEN_COOKIE, emulator.token(member))
+            clients.append(client)
+            return client
+
+        client_as.gate = gate  # type: ignore[attr-defined]
+        yield client_as
+        for client in clients:
+            client.close()
