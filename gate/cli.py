@@ -58,6 +58,129 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if policy_set is not None else 1
 
 
+def _test(args: argparse.Namespace) -> int:
+    from gate.policy.cases import run_policy_tests
+
+    report = run_policy_tests(args.paths or ["policies"])
+    for problem in report.problems:
+        print(problem)
+    width = max((len(r.expected) for r in report.results), default=8) + 2
+    for result in report.results:
+        where = f"{result.file}:{result.line}"
+        if result.passed:
+            print(f"PASS {where}: {result.name}")
+            continue
+        print(f"FAIL {where}: {result.name}")
+        print(f"       {'expected'.ljust(width)}| actual")
+        print(f"       {result.expected.ljust(width)}| {result.actual}")
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) in the files; fix them first", file=sys.stderr)
+    print(f"{report.passed} passed, {report.failed} failed")
+    return 0 if report.ok else 1
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gate.errors import GateError
+    from gate.policy.cases import case_facts
+    from gate.policy.cases_model import CaseModel
+    from gate.policy.compiler import check_policies
+    from gate.policy.explain import explain, render_text
+
+    policy_set, problems = check_policies(args.policies)
+    if policy_set is None:
+        for problem in problems:
+            print(problem)
+        return 1
+    request = {"path": args.path, "method": args.method, "service": args.service,
+               "cost": args.cost}
+    now = args.now or None
+    try:
+        if args.member_id:
+            facts = asyncio.run(_live_facts(args, policy_set, request, now))
+        else:
+            case = CaseModel.model_validate({
+                "name": "explain", "member": _member_spec(args), "request": request,
+                "now": now, "expect": "allow",
+            }, strict=False)
+            facts = case_facts(policy_set, case)
+    except (GateError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if facts is None:
+        decision = policy_set.failed("upstream_unavailable: the balance source is unavailable")
+        print(f"Decision: on_error ({decision.outcome.action} {decision.outcome.status})")
+        return 0
+    explanation = explain(policy_set, facts.as_cel(), facts.identity.member_id)
+    if args.format == "json":
+        print(json.dumps(explanation.as_dict(), indent=2, default=str))
+    else:
+        print(render_text(explanation))
+    return 0
+
+
+def _member_spec(args: argparse.Namespace) -> object:
+    if args.signed_out:
+        return "signed-out"
+    if args.no_plan:
+        return "no-plan"
+    if args.unavailable:
+        return "unavailable"
+    if args.available is None:
+        raise ValueError("say who is asking: --available N [--status S], --no-plan, "
+                         "--signed-out, --unavailable, or --member-id ID for a live balance")
+    return {"available": args.available, "reserved": args.reserved, "status": args.status,
+            "age_minutes": args.age_minutes}
+
+
+async def _live_facts(
+    args: argparse.Namespace, policy_set: object, request: dict[str, str], now: str | None
+) -> object:
+    import datetime as dt
+    import time
+    from decimal import Decimal
+
+    import httpx
+
+    from gate.config import WixSettings
+    from gate.identity.base import Identity
+    from gate.policy.context import Facts
+    from gate.sources.static import StaticBalanceSource
+    from gate.sources.wix import WixBalanceSource
+    from gate.wix.client import WixClient
+
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        if args.balances:
+            source: object = StaticBalanceSource(args.balances, clock=time.monotonic)
+        else:
+            settings = WixSettings.from_env()
+            settings.require_credentials()
+            client = WixClient(http=http, api_key=settings.api_key, site_id=settings.site_id,
+                               base_url=settings.base_url, retries=settings.retries)
+            source = WixBalanceSource(client, site_id=settings.site_id or "",
+                                      clock=time.monotonic)
+        balance = await source.fetch(args.member_id)  # type: ignore[attr-defined]
+    when = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
+    return Facts(
+        identity=Identity(args.member_id, "cli"), balance=balance, service=request["service"],
+        cost=Decimal(request["cost"]), path=request["path"], method=request["method"],
+        now=when, today=policy_set.today(when), balance_age=0.0,  # type: ignore[attr-defined]
+    )
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from gate.policy.schema import SCHEMA_DIR, SCHEMAS, schema_text
+
+    if args.write:
+        for kind in SCHEMAS:
+            (SCHEMA_DIR / f"{kind}.schema.json").write_text(schema_text(kind))
+            print(f"wrote {SCHEMA_DIR / f'{kind}.schema.json'}")
+        return 0
+    sys.stdout.write(schema_text(args.kind))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="booking-gate",
@@ -83,6 +206,39 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", help="policy files or folders (policies/)")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(run=_check)
+
+    test = commands.add_parser("test", help="run policy tests (*.test.yaml)")
+    test.add_argument("paths", nargs="*", help="test files or folders (policies/)")
+    test.set_defaults(run=_test)
+
+    explain = commands.add_parser(
+        "explain", help="show what the policies decide for a member, rule by rule")
+    explain.add_argument("--policies", nargs="+", default=["policies"],
+                         help="policy files or folders (policies/)")
+    who = explain.add_mutually_exclusive_group()
+    who.add_argument("--available", help='credits available, like "3" or "2.5"')
+    who.add_argument("--no-plan", action="store_true", help="a signed-in member with no plan")
+    who.add_argument("--signed-out", action="store_true", help="a signed-out visitor")
+    who.add_argument("--unavailable", action="store_true", help="the balance cannot be read")
+    who.add_argument("--member-id", help="read this member's balance live (Wix from the "
+                     "environment, or --balances FILE)")
+    explain.add_argument("--status", default="ACTIVE", help="plan status with --available")
+    explain.add_argument("--reserved", default="0")
+    explain.add_argument("--age-minutes", type=float, default=0.0)
+    explain.add_argument("--balances", type=Path, help="a static balance file for --member-id")
+    explain.add_argument("--service", default="")
+    explain.add_argument("--cost", default="1", help="credits the service costs (1)")
+    explain.add_argument("--path", default="/booking-form")
+    explain.add_argument("--method", default="GET", choices=("GET", "POST"))
+    explain.add_argument("--now", help="the time, like 2026-12-25T10:00:00+00:00 (now)")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(run=_explain)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of policy files")
+    schema.add_argument("kind", nargs="?", choices=("policy", "policy-test"), default="policy")
+    schema.add_argument("--write", action="store_true",
+                        help="regenerate the schema files shipped in gate/schema/")
+    schema.set_defaults(run=_schema)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ import httpx
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gate.admin import AdminEndpoints
 from gate.balances import BalanceSnapshot
 from gate.cache import BalanceCache, MemoryBalanceCache
 from gate.config import WixSettings
@@ -24,6 +26,7 @@ from gate.policy.compiler import load_policies
 from gate.policy.context import Facts
 from gate.policy.decision import Decision
 from gate.policy.policyset import PolicySet
+from gate.reload import PolicyReloader, ReloadResult
 from gate.responses import render
 from gate.routes import CheckoutMatch, CheckoutRoute, RouteMatcher
 from gate.sources.base import BalanceSource
@@ -77,12 +80,20 @@ class BookingGate:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = _utcnow,
         http_client: httpx.AsyncClient | None = None,
+        reload_interval: float | None = 2.0,
+        status_path: str | None = None,
+        status_clients: Sequence[str] = ("127.0.0.1", "::1"),
     ) -> None:
         self.app = app
         self._routes = RouteMatcher(checkouts)
-        self._policies = policies if isinstance(policies, PolicySet) else load_policies(
-            [policies] if isinstance(policies, str | Path) else list(policies)
-        )
+        if isinstance(policies, PolicySet):
+            self._reloader = PolicyReloader((), policies, interval=None)
+        else:
+            paths = [policies] if isinstance(policies, str | Path) else list(policies)
+            self._reloader = PolicyReloader(paths, load_policies(paths), interval=reload_interval)
+        self._admin = AdminEndpoints(self, status_path, status_clients) if status_path else None
+        #: How often each shadow rule would have acted, since start-up.
+        self.shadow_counts: Counter[str] = Counter()
         self._clock = clock
         self._now = now
         self._costs = {k: _credits(v, f"cost of service {k!r}")
@@ -110,12 +121,21 @@ class BookingGate:
         )
 
     def __repr__(self) -> str:
-        return (f"BookingGate(policy={self._policies.version!r}, source={self._source!r}, "
+        return (f"BookingGate(policy={self.policies.version!r}, source={self._source!r}, "
                 f"resolvers={[r.name for r in self._resolvers]!r})")
 
     @property
     def policies(self) -> PolicySet:
-        return self._policies
+        """The policy set serving requests right now."""
+        return self._reloader.current
+
+    @property
+    def reloader(self) -> PolicyReloader:
+        return self._reloader
+
+    async def reload(self) -> ReloadResult:
+        """Reload the policy files now; the old set keeps serving if the new one is invalid."""
+        return await self._reloader.reload(force=True)
 
     def _wix_client(self, settings: WixSettings) -> WixClient:
         if self._http is None:
@@ -135,6 +155,7 @@ class BookingGate:
 
     async def aclose(self) -> None:
         """Close the HTTP connections the gate opened. Called on lifespan shutdown too."""
+        await self._reloader.stop()
         await self._source.aclose()
         if self._owns_http and self._http is not None:
             await self._http.aclose()
@@ -146,8 +167,13 @@ class BookingGate:
             else:
                 await self.app(scope, receive, send)
             return
+        if self._reloader.idle:  # servers without lifespan: start watching on first request
+            self._reloader.start()
         match = self._routes.match(scope["method"], scope["path"], scope["query_string"])
         if match is None:
+            if self._admin is not None and self._admin.handles(scope):
+                await self._admin(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         decision = await self.decide(scope, match)
@@ -159,7 +185,7 @@ class BookingGate:
 
     async def decide(self, scope: Scope, match: CheckoutMatch) -> Decision:
         """The decision for one checkout request; never raises, always logs one line."""
-        policies = self._policies  # one read: a reload mid-request cannot mix two sets
+        policies = self._reloader.current  # one read: a reload mid-request cannot mix sets
         identity: Identity | None = None
         try:
             identity = await resolve_chain(self._resolvers, HTTPConnection(scope))
@@ -174,8 +200,21 @@ class BookingGate:
             logger.exception("booking-gate failed while deciding; applying on_error")
             decision = policies.failed(f"internal_error: {type(exc).__name__}",
                                        identity and identity.member_id)
+        if decision.shadow:
+            self._count_shadow(decision, policies)
         self._log(scope, match, identity, decision)
         return decision
+
+    def _count_shadow(self, decision: Decision, policies: PolicySet) -> None:
+        for name in decision.shadow:
+            self.shadow_counts[name] += 1
+            rule = next((r for r in policies.rules if r.name == name), None)
+            action = rule.outcome.action if rule else "act"
+            verb = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}.get(
+                action, action)
+            decision_logger.info("shadow rule=%s would have %s policy=%s member=%s", name, verb,
+                                 decision.policy_version, decision.member_id or "-",
+                                 extra={"booking_gate": {"shadow_rule": name, "would": action}})
 
     def _facts(
         self,
@@ -229,7 +268,9 @@ class BookingGate:
 
     def _lifespan_send(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
+            if message["type"] == "lifespan.startup.complete":
+                self._reloader.start()
+            elif message["type"] == "lifespan.shutdown.complete":
                 await self.aclose()
             await send(message)
 

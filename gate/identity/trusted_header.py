@@ -10,12 +10,12 @@ from starlette.requests import HTTPConnection
 from gate.errors import ConfigError
 from gate.identity.base import Identity
 
-__all__ = ["TrustedHeaderResolver"]
+__all__ = ["TrustedClients", "TrustedHeaderResolver"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class _TrustedClients:
+class TrustedClients:
     """Addresses and networks parsed once, so the hot path is a membership test."""
 
     def __init__(self, entries: Iterable[str]) -> None:
@@ -50,7 +50,7 @@ class TrustedHeaderResolver:
     name = "proxy-header"
 
     def __init__(self, *, trusted_proxies: Iterable[str], header: str = "x-member-id") -> None:
-        self._trusted = _TrustedClients(trusted_proxies)
+        self._trusted = TrustedClients(trusted_proxies)
         self._header = header.lower()
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:

@@ -9,13 +9,14 @@ exact for every amount a studio will see.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from gate.balances import BalanceSnapshot
 from gate.identity.base import Identity
 
-__all__ = ["VARIABLES", "Facts", "Variable"]
+__all__ = ["VARIABLES", "VARIABLE_NAMES", "Facts", "Variable", "variables_read"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,14 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def variables_read(source: str) -> tuple[str, ...]:
+    """The declared variables a condition mentions (outside its quoted text), in order."""
+    names = _IDENT.findall(_STRING_LITERAL.sub("", source))
+    return tuple(dict.fromkeys(n for n in names if n in VARIABLE_NAMES))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,85 @@
+"""The shape of a policy-test file (``*.test.yaml``): cases as data, checked like policies."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
+           "RequestModel"]
+
+_AMOUNT = r"^-?\d{1,15}(\.\d{1,18})?$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PoolModel(_Strict):
+    """One pool of the member, for cases that need several."""
+
+    available: str = Field(pattern=_AMOUNT, description='Credits in this pool, like "2.5".')
+    reserved: str = Field(default="0", pattern=_AMOUNT)
+    status: Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"] = "ACTIVE"
+    plan: str | None = Field(default=None, description="The plan (pricing plan) id.")
+
+
+class MemberModel(_Strict):
+    """A signed-in member and their balance: one pool (available/status) or a list of pools."""
+
+    available: str | None = Field(default=None, pattern=_AMOUNT,
+                                  description='Credits, in quotes: "3" or "2.5".')
+    reserved: str = Field(default="0", pattern=_AMOUNT)
+    status: Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"] = "ACTIVE"
+    plan: str | None = None
+    pools: list[PoolModel] | None = Field(default=None, description="Several pools instead of "
+                                          "one; leave out available/status then.")
+    age_minutes: float = Field(default=0, ge=0, description="How old the balance is, in minutes.")
+    id: str = Field(default="member-1", min_length=1)
+
+
+class RequestModel(_Strict):
+    path: str = Field(default="/booking-form", pattern=r"^/")
+    method: Literal["GET", "POST"] = "GET"
+    service: str = ""
+    cost: str = Field(default="1", pattern=_AMOUNT,
+                      description="Credits one session of the service costs.")
+
+
+class ExpectModel(_Strict):
+    """Exactly one of allow / redirect / deny, plus optional checks of the rule and reason."""
+
+    allow: Literal[True] | None = None
+    redirect: str | None = Field(default=None, pattern=r"^/",
+                                 description="The page, like /plans-pricing.")
+    deny: int | None = Field(default=None, ge=400, le=599, description="The status, like 403.")
+    rule: str | None = Field(default=None, description="The rule expected to decide.")
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> ExpectModel:
+        given = [n for n in ("allow", "redirect", "deny") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("write exactly one of  allow: true,  redirect: /page  or  deny: 403")
+        return self
+
+
+class CaseModel(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    member: Literal["signed-out", "no-plan", "unavailable"] | MemberModel = Field(
+        description="signed-out, no-plan, unavailable (Wix cannot be reached), or a balance."
+    )
+    request: RequestModel = RequestModel()
+    now: AwareDatetime | None = Field(default=None, strict=False, description="The clock for "
+                                      "this case, like 2026-12-25T10:00:00Z.")
+    expect: Literal["allow"] | ExpectModel
+
+
+class PolicyTestFileModel(_Strict):
+    apiVersion: Literal["booking-gate/v1"]
+    policies: str | None = Field(default=None, description="The policy folder or file to test, "
+                                 "relative to this file. Its own folder if not given.")
+    now: AwareDatetime | None = Field(default=None, strict=False,
+                                      description="The clock for every case.")
+    cases: list[CaseModel] = Field(min_length=1)
