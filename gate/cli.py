@@ -36,9 +36,14 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from gate.policy.cases import check_test_files
     from gate.policy.compiler import check_policies
 
-    policy_set, problems = check_policies(args.paths or ["policies"])
+    paths = args.paths or ["policies"]
+    policy_set, problems = check_policies(paths)
+    problems = problems + check_test_files(paths)
+    if problems:
+        policy_set = None  # a broken test file fails the check as surely as a broken rule
     if args.format == "json":
         print(json.dumps({
             "valid": policy_set is not None,

@@ -66,6 +66,20 @@ def test_test_file_mistakes_are_reported_with_positions(
     assert "did you mean `expect`" in out
 
 
+def test_check_also_checks_test_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules.yaml").write_text((shipped_policies() / "10-checkout.yaml").read_text())
+    (tmp_path / "rules.test.yaml").write_text(
+        "apiVersion: booking-gate/v1\ncases:\n  - name: x\n    member: signed_out\n"
+        "    expect: {redirect: plans}\n")
+    assert main(["check", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "rules.test.yaml:4:13: `signed_out` is not a kind of member: use one of signed-out, " \
+        "no-plan, unavailable" in out
+    assert "rules.test.yaml:5:13: `redirect` is a page of this site: start it with /" in out
+
+
 def test_explain_shows_every_rule_and_what_it_saw(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", "--policies", str(shipped_policies()), "--available", "0"]) == 0
     out = capsys.readouterr().out

@@ -28,7 +28,15 @@ from gate.policy.messages import field_message
 from gate.policy.policyset import PolicySet
 from gate.policy.yaml_source import Located, read_yaml
 
-__all__ = ["CaseResult", "TestReport", "case_facts", "decide_case", "describe", "run_policy_tests"]
+__all__ = [
+    "CaseResult",
+    "TestReport",
+    "case_facts",
+    "check_test_files",
+    "decide_case",
+    "describe",
+    "run_policy_tests",
+]
 
 #: The clock of a case that names none: fixed, so a test never depends on today's date.
 DEFAULT_NOW = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
@@ -72,20 +80,38 @@ def run_policy_tests(paths: list[str | Path]) -> TestReport:
     return report
 
 
-def _run_file(path: Path, report: TestReport, loaded: dict[Path, PolicySet | None]) -> None:
+def check_test_files(paths: list[str | Path]) -> list[PolicyProblem]:
+    """Problems in the test files under ``paths`` (their shape only; cases are not run)."""
+    files, _ = discover_policy_files(paths, tests=True)
+    problems: list[PolicyProblem] = []
+    for path in files:
+        _read_test_file(path, problems)
+    return problems
+
+
+def _read_test_file(
+    path: Path, problems: list[PolicyProblem]
+) -> tuple[Located, PolicyTestFileModel] | None:
     name = str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        report.problems.append(PolicyProblem(name, 1, 1, f"cannot read: {exc.strerror}"))
+        problems.append(PolicyProblem(name, 1, 1, f"cannot read this file: {exc.strerror}"))
+        return None
+    located, found = read_yaml(raw, name)
+    problems.extend(found)
+    if located is None or found:
+        return None
+    model = _validate(name, located, problems)
+    return None if model is None else (located, model)
+
+
+def _run_file(path: Path, report: TestReport, loaded: dict[Path, PolicySet | None]) -> None:
+    read = _read_test_file(path, report.problems)
+    if read is None:
         return
-    located, problems = read_yaml(raw, name)
-    report.problems.extend(problems)
-    if located is None or problems:
-        return
-    model = _validate(name, located, report.problems)
-    if model is None:
-        return
+    name = str(path)
+    located, model = read
     target = (path.parent / model.policies).resolve() if model.policies else path.parent.resolve()
     if target not in loaded:
         policy_set, policy_problems = check_policies([target])
@@ -108,18 +134,40 @@ def _validate(
         return PolicyTestFileModel.model_validate(located.data)
     except ValidationError as exc:
         for error in exc.errors():
-            loc = tuple(error["loc"])
-            # Unions report one error per branch; the path then holds the branch's type name.
-            loc = tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper()
-                                                                     or p.startswith("literal["))))
+            raw_loc = tuple(error["loc"])
+            branch = next((p for p in raw_loc if isinstance(p, str)
+                           and (p[:1].isupper() or p.startswith("literal["))), None)
+            # Unions report one error per branch; keep only the branch the writer meant.
+            if branch is not None and branch.startswith("literal[") == isinstance(
+                    _value_at(located.data, raw_loc[:raw_loc.index(branch)]), dict):
+                continue
+            loc = tuple(p for p in raw_loc if p != branch)
             error["loc"] = loc
             line, col = located.key_at(loc) if error["type"] == "extra_forbidden" \
                 else located.at(loc)
-            allowed = _allowed_fields(loc)
-            problems.append(PolicyProblem(
-                file, line, col, field_message(error, allowed, "in a test file"),
-                code=error["type"]))
+            if error["type"] == "string_pattern_mismatch" and loc[-1] in ("redirect", "path"):
+                message = (f"`{loc[-1]}` is a page of this site: start it with /, like "
+                           "/plans-pricing")
+            elif branch is not None and branch.startswith("literal["):
+                message = (f"`{error.get('input')}` is not a kind of {loc[-1]}: use one of "
+                           f"{_choices(branch)}, or the settings of one")
+            else:
+                message = field_message(error, _allowed_fields(loc), "in a test file")
+            problems.append(PolicyProblem(file, line, col, message, code=error["type"]))
         return None
+
+
+def _choices(branch: str) -> str:
+    return ", ".join(c.strip(" '") for c in branch.removeprefix("literal[")[:-1].split(","))
+
+
+def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _allowed_fields(loc: tuple[Any, ...]) -> tuple[str, ...]:
