@@ -77,7 +77,7 @@ def test_check_also_checks_test_files(
     out = capsys.readouterr().out
     assert "rules.test.yaml:4:13: `signed_out` is not a kind of member: use one of signed-out, " \
         "no-plan, unavailable" in out
-    assert "rules.test.yaml:5:13: `redirect` is a page of this site: start it with /" in out
+    assert "rules.test.yaml:5:24: `redirect` is a page of this site: start it with /" in out
 
 
 def test_explain_shows_every_rule_and_what_it_saw(capsys: pytest.CaptureFixture[str]) -> None:

@@ -135,8 +135,10 @@ def _validate(
     except ValidationError as exc:
         for error in exc.errors():
             raw_loc = tuple(error["loc"])
-            branch = next((p for p in raw_loc if isinstance(p, str)
-                           and (p[:1].isupper() or p.startswith("literal["))), None)
+            # Union branches show up in the path as type names: "literal[...]", "MemberModel",
+            # or "function-after[...]" for a model with a validator. None is a place to report.
+            branch = next((p for p in raw_loc if isinstance(p, str) and (
+                p[:1].isupper() or p.startswith(("literal[", "function-")))), None)
             # Unions report one error per branch; keep only the branch the writer meant.
             if branch is not None and branch.startswith("literal[") == isinstance(
                     _value_at(located.data, raw_loc[:raw_loc.index(branch)]), dict):
@@ -145,7 +147,13 @@ def _validate(
             error["loc"] = loc
             line, col = located.key_at(loc) if error["type"] == "extra_forbidden" \
                 else located.at(loc)
-            if error["type"] == "string_pattern_mismatch" and loc[-1] in ("redirect", "path"):
+            if error["type"] == "timezone_aware":
+                message = (f"`{loc[-1]}` needs its time zone: write it like "
+                           "\"2026-12-25T10:00:00Z\" (Z means UTC) or \"...T10:00:00+01:00\"")
+            elif error["type"] == "value_error" and loc[-1:] == ("expect",):
+                message = ("`expect` needs exactly one of  allow: true,  redirect: /page  or  "
+                           "deny: 403 (or just  expect: allow)")
+            elif error["type"] == "string_pattern_mismatch" and loc[-1] in ("redirect", "path"):
                 message = (f"`{loc[-1]}` is a page of this site: start it with /, like "
                            "/plans-pricing")
             elif branch is not None and branch.startswith("literal["):

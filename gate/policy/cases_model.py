@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 __all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
            "RequestModel"]
 
-_AMOUNT = r"^-?\d{1,15}(\.\d{1,18})?$"
+_AMOUNT_PATTERN = r"^-?\d{1,15}(\.\d{1,18})?$"
+
+
+def _amount_text(value: object) -> object:
+    # Staff write `available: 3` as often as `available: "3"`. Numbers become their written
+    # form (2.5 -> "2.5"), so the case still holds an exact decimal, never a float.
+    if isinstance(value, bool):
+        return value
+    return str(value) if isinstance(value, int | float) else value
+
+
+Amount = Annotated[
+    str,
+    BeforeValidator(_amount_text),
+    Field(pattern=_AMOUNT_PATTERN),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": _AMOUNT_PATTERN},
+                              {"type": "number"}]}),
+]
 
 
 class _Strict(BaseModel):
@@ -19,8 +44,8 @@ class _Strict(BaseModel):
 class PoolModel(_Strict):
     """One pool of the member, for cases that need several."""
 
-    available: str = Field(pattern=_AMOUNT, description='Credits in this pool, like "2.5".')
-    reserved: str = Field(default="0", pattern=_AMOUNT)
+    available: Amount = Field(description='Credits in this pool, like "2.5".')
+    reserved: Amount = "0"
     status: Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"] = "ACTIVE"
     plan: str | None = Field(default=None, description="The plan (pricing plan) id.")
 
@@ -28,9 +53,8 @@ class PoolModel(_Strict):
 class MemberModel(_Strict):
     """A signed-in member and their balance: one pool (available/status) or a list of pools."""
 
-    available: str | None = Field(default=None, pattern=_AMOUNT,
-                                  description='Credits, in quotes: "3" or "2.5".')
-    reserved: str = Field(default="0", pattern=_AMOUNT)
+    available: Amount | None = Field(default=None, description='Credits: 3 or "2.5".')
+    reserved: Amount = "0"
     status: Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"] = "ACTIVE"
     plan: str | None = None
     pools: list[PoolModel] | None = Field(default=None, description="Several pools instead of "
@@ -43,8 +67,7 @@ class RequestModel(_Strict):
     path: str = Field(default="/booking-form", pattern=r"^/")
     method: Literal["GET", "POST"] = "GET"
     service: str = ""
-    cost: str = Field(default="1", pattern=_AMOUNT,
-                      description="Credits one session of the service costs.")
+    cost: Amount = Field(default="1", description="Credits one session of the service costs.")
 
 
 class ExpectModel(_Strict):
