@@ -1,11 +1,13 @@
 """The operator's status endpoint: which policy set serves, how the last reload went, shadow counts.
 
-Answered only to ``status_clients`` (loopback by default); anyone else gets a plain 404, as if
-the path did not exist, and their request goes nowhere near the app.
+Answered only to ``status_clients`` (loopback by default) and, when ``status_token`` is set,
+only with ``Authorization: Bearer <token>``; anyone else gets a plain 404, as if the path did
+not exist. Behind a local reverse proxy every client looks like 127.0.0.1: set a token there.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +25,11 @@ __all__ = ["AdminEndpoints"]
 class AdminEndpoints:
     """``GET <status_path>`` reports; ``POST <status_path>/reload`` reloads the policy files."""
 
-    def __init__(self, gate: BookingGate, status_path: str, clients: Sequence[str]) -> None:
+    def __init__(
+        self, gate: BookingGate, status_path: str, clients: Sequence[str], token: str | None
+    ) -> None:
         self._gate = gate
+        self._token = f"Bearer {token}".encode() if token else None
         self._status = status_path.rstrip("/") or "/"
         self._reload = self._status.rstrip("/") + "/reload"
         self._clients = TrustedClients(clients)
@@ -34,7 +39,7 @@ class AdminEndpoints:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if not client or client[0] not in self._clients:
+        if not client or client[0] not in self._clients or not self._authorized(scope):
             response: Any = PlainTextResponse("Not Found", status_code=404)
         elif scope["path"] == self._reload and scope["method"] == "POST":
             result = await self._gate.reload()
@@ -45,6 +50,12 @@ class AdminEndpoints:
             response = PlainTextResponse("Method Not Allowed", status_code=405)
         response.headers["Cache-Control"] = "no-store"
         await response(scope, receive, send)
+
+    def _authorized(self, scope: Scope) -> bool:
+        if self._token is None:
+            return True
+        sent = dict(scope["headers"]).get(b"authorization", b"")
+        return hmac.compare_digest(sent, self._token)
 
     def _report(self) -> dict[str, Any]:
         reloader = self._gate.reloader

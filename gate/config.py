@@ -28,6 +28,16 @@ class WixSettings:
     retries: int = 1
 
     def __post_init__(self) -> None:
+        for name in ("api_key", "site_id"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            # Secrets mounted from files often end in a newline; strip it rather than fail
+            # every request, but refuse anything else that cannot be a header value.
+            object.__setattr__(self, name, value.strip() or None)
+            if any(ord(ch) < 32 or ord(ch) > 126 for ch in value.strip()):
+                raise ConfigError(f"{name} contains characters that cannot be sent in a header "
+                                  "(line breaks, tabs or non-ASCII text)")
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"the Wix base URL must start with http:// or https://: "
                               f"{self.base_url!r}")

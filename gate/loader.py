@@ -51,10 +51,13 @@ class BalanceLoader:
     async def _load(self, key: str, member_id: str, marker: object) -> BalanceSnapshot:
         try:
             snapshot = await self.source.fetch(member_id)
+            if self._latest.get(key) is marker:
+                await self.cache.set(key, snapshot)
+                # The set itself may await (a shared cache): an invalidate() that landed in
+                # the meantime must win, or a stale balance would serve for a whole TTL.
+                if self._latest.get(key) is not marker:
+                    await self.cache.delete(key)
+            return snapshot
         finally:
-            current = self._latest.get(key) is marker
-            if current:
+            if self._latest.get(key) is marker:
                 del self._latest[key]
-        if current:
-            await self.cache.set(key, snapshot)
-        return snapshot

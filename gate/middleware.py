@@ -11,7 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gate.admin import AdminEndpoints
@@ -28,7 +30,7 @@ from gate.policy.decision import Decision
 from gate.policy.policyset import PolicySet
 from gate.reload import PolicyReloader, ReloadResult
 from gate.responses import render
-from gate.routes import CheckoutMatch, CheckoutRoute, RouteMatcher
+from gate.routes import CheckoutMatch, CheckoutRoute, RouteMatcher, route_path
 from gate.sources.base import BalanceSource
 from gate.sources.wix import WixBalanceSource
 from gate.wix.client import WixClient
@@ -83,6 +85,7 @@ class BookingGate:
         reload_interval: float | None = 2.0,
         status_path: str | None = None,
         status_clients: Sequence[str] = ("127.0.0.1", "::1"),
+        status_token: str | None = None,
     ) -> None:
         self.app = app
         self._routes = RouteMatcher(checkouts)
@@ -91,7 +94,10 @@ class BookingGate:
         else:
             paths = [policies] if isinstance(policies, str | Path) else list(policies)
             self._reloader = PolicyReloader(paths, load_policies(paths), interval=reload_interval)
-        self._admin = AdminEndpoints(self, status_path, status_clients) if status_path else None
+        self._admin = (
+            AdminEndpoints(self, status_path, status_clients, status_token) if status_path
+            else None
+        )
         #: How often each shadow rule would have acted, since start-up.
         self.shadow_counts: Counter[str] = Counter()
         self._clock = clock
@@ -103,9 +109,10 @@ class BookingGate:
         self._http = http_client
         if source is None or resolvers is None:
             settings = wix or WixSettings.from_env()
+            if source is None:
+                settings.require_credentials()  # before opening a client that would leak
             client = self._wix_client(settings)
             if source is None:
-                settings.require_credentials()
                 source = WixBalanceSource(client, site_id=settings.site_id or "", clock=clock)
             if resolvers is None:
                 resolvers = (
@@ -169,17 +176,20 @@ class BookingGate:
             return
         if self._reloader.idle:  # servers without lifespan: start watching on first request
             self._reloader.start()
-        match = self._routes.match(scope["method"], scope["path"], scope["query_string"])
+        match = self._routes.match(scope["method"], route_path(scope), scope["query_string"])
         if match is None:
             if self._admin is not None and self._admin.handles(scope):
                 await self._admin(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
+        if match.ambiguous:
+            await _ambiguous_service(match)(scope, receive, send)
+            return
         decision = await self.decide(scope, match)
         scope.setdefault("state", {})[SCOPE_KEY] = decision
         if decision.allows:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _private(send))
             return
         await render(decision, scope)(scope, receive, send)
 
@@ -230,7 +240,7 @@ class BookingGate:
             balance=balance,
             service=match.service_id,
             cost=self._costs.get(match.service_id, self._default_cost),
-            path=scope["path"],
+            path=route_path(scope),
             method=scope["method"],
             now=now,
             today=policies.today(now),
@@ -245,13 +255,14 @@ class BookingGate:
             return
         decision_logger.log(
             level,
-            "decision action=%s rule=%s policy=%s status=%s member=%s service=%s path=%s%s%s",
+            # %r for what the visitor controls: a newline must not forge a second log line.
+            "decision action=%s rule=%s policy=%s status=%s member=%r service=%r path=%r%s%s",
             decision.action,
             decision.rule,
             decision.policy_version,
             decision.outcome.status,
-            (identity.member_id if identity else None) or "-",
-            match.service_id or "-",
+            identity.member_id if identity else None,
+            match.service_id,
             scope["path"],
             f" shadow={','.join(decision.shadow)}" if decision.shadow else "",
             f" error={decision.error!r}" if decision.error else "",
@@ -275,6 +286,28 @@ class BookingGate:
             await send(message)
 
         return wrapped
+
+
+def _private(send: Send) -> Send:
+    """Mark an allowed checkout private: a shared cache must never serve it to someone else."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            headers["Cache-Control"] = "private, no-store"
+            headers.add_vary_header("Cookie")
+            headers.add_vary_header("Authorization")
+        await send(message)
+
+    return wrapped
+
+
+def _ambiguous_service(match: CheckoutMatch) -> PlainTextResponse:
+    param = match.route.service_param
+    return PlainTextResponse(
+        f"Bad request: {param} is given more than once with different values.",
+        status_code=400, headers={"Cache-Control": "no-store", "X-Gate-Rule": "(bad-request)"},
+    )
 
 
 def _credits(value: Decimal | str | int, what: str) -> Decimal:

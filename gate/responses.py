@@ -29,8 +29,11 @@ _TITLES = {503: "Please try again shortly", 429: "Please slow down"}
 def safe_return_path(scope: Scope) -> str:
     """The page the visitor asked for, as a same-site path that cannot be turned off-site."""
     path = scope.get("path") or "/"
-    # "//host" and "/\\host" are read by browsers as another site: never hand those back.
-    if not path.startswith("/") or path.startswith(("//", "/\\")):
+    # "//host" and "/\\host" are read by browsers as another site, and browsers drop tabs
+    # and line breaks ("/\t/host"): never hand any of those back.
+    if not path.startswith("/") or any(ord(ch) < 32 for ch in path):
+        path = "/"
+    if path.startswith(("//", "/\\")):
         path = "/"
     query = scope.get("query_string", b"")
     return path + ("?" + query.decode("latin-1") if query else "")

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.routing import compile_path
+from starlette.types import Scope
 
 from gate.errors import ConfigError
 
-__all__ = ["CheckoutMatch", "CheckoutRoute", "RouteMatcher"]
+__all__ = ["CheckoutMatch", "CheckoutRoute", "RouteMatcher", "route_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +32,15 @@ class CheckoutRoute:
 
 @dataclass(frozen=True, slots=True)
 class CheckoutMatch:
-    """A request that hit a checkout route, with the service it is for (``""`` if none)."""
+    """A request that hit a checkout route, with the service it is for (``""`` if none).
+
+    ``ambiguous`` is set when the query names the service more than once with different
+    values: the gate and the app could read different ones, so the gate refuses to decide.
+    """
 
     route: CheckoutRoute
     service_id: str
+    ambiguous: bool = False
 
 
 class _Compiled:
@@ -46,7 +52,11 @@ class _Compiled:
         if not route.methods:
             raise ConfigError(f"checkout path {route.path!r} needs at least one method")
         self.route = route
-        self.methods = frozenset(m.upper() for m in route.methods)
+        methods = {m.upper() for m in route.methods}
+        # Servers answer HEAD with the GET handler: gating GET alone would leave HEAD open.
+        if "GET" in methods:
+            methods.add("HEAD")
+        self.methods = frozenset(methods)
         self.regex: re.Pattern[str] = compile_path(route.path)[0]
 
 
@@ -59,6 +69,7 @@ class RouteMatcher:
             raise ConfigError("at least one checkout route is needed")
 
     def match(self, method: str, path: str, query_string: bytes) -> CheckoutMatch | None:
+        """``path`` is the route path: the request path without the app's ``root_path``."""
         for compiled in self._routes:
             if method not in compiled.methods:
                 continue
@@ -67,14 +78,27 @@ class RouteMatcher:
                 continue
             param = compiled.route.service_param
             service = found.groupdict().get(param)
-            if service is None and query_string:
-                service = _query_value(query_string, param)
-            return CheckoutMatch(route=compiled.route, service_id=str(service or ""))
+            if service is not None:
+                return CheckoutMatch(compiled.route, str(service))
+            values = _query_values(query_string, param) if query_string else set()
+            if len(values) > 1:
+                return CheckoutMatch(compiled.route, "", ambiguous=True)
+            return CheckoutMatch(compiled.route, values.pop() if values else "")
         return None
 
 
-def _query_value(query_string: bytes, name: str) -> str | None:
-    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
-        if key == name:
-            return value
-    return None
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: under a Mount or --root-path, without that prefix."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] in ("", "/"):
+        return path[len(root):] or "/"
+    return path
+
+
+def _query_values(query_string: bytes, name: str) -> set[str]:
+    return {
+        value
+        for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+        if key == name
+    }

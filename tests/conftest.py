@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
+from gate import BookingGate, WixSettings
 from gate.demo.site import DEMO_SERVICES, TOKEN_COOKIE, create_demo_site
 from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
 from gate.shipped import shipped_policies
@@ -19,6 +25,14 @@ SITE_ID = "test-site-0001"
 YOGA = DEMO_SERVICES[0].id
 PILATES = DEMO_SERVICES[1].id
 CHECKOUT = f"/booking-form?bookings_serviceId={YOGA}"
+
+
+async def _checkout_page(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("checkout page", headers={"X-Demo-Page": "checkout"})
+
+
+#: A bare app with a checkout page, for gates that do not need the demo site.
+CHECKOUT_APP = Starlette(routes=[Route("/booking-form", _checkout_page, methods=["GET", "POST"])])
 
 
 class FakeClock:
@@ -83,6 +97,30 @@ def emulator(emulator_server: tuple[str, str]) -> Iterator[Emulator]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def gated(emulator: Emulator, clock: FakeClock) -> Iterator[Callable[..., Any]]:
+    """Start a gated app; returns (base URL, gate). Members sign in with Authorization."""
+    stack: list[Any] = []
+
+    @contextmanager
+    def start(**options: Any) -> Iterator[tuple[str, BookingGate]]:
+        wix = options.pop("wix", WixSettings(api_key=emulator.api_key, site_id=SITE_ID,
+                                             base_url=emulator.url, retries=0))
+        gate = BookingGate(CHECKOUT_APP, policies=options.pop("policies", shipped_policies()),
+                           wix=wix, clock=clock, service_costs={PILATES: "2"}, **options)
+        with run_server(gate) as url:
+            yield url, gate
+
+    def factory(**options: Any) -> tuple[str, BookingGate]:
+        context = start(**options)
+        stack.append(context)
+        return context.__enter__()
+
+    yield factory
+    for context in reversed(stack):
+        context.__exit__(None, None, None)
 
 
 @pytest.fixture

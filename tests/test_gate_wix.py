@@ -6,34 +6,21 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
-from gate import BalanceSnapshot, BookingGate, WixBalanceSource, WixSettings
+from gate import BalanceSnapshot, WixBalanceSource, WixSettings
 from gate.shipped import shipped_policies
-from gate.testing import run_server
 from gate.wix.client import WixClient
 from tests.conftest import CHECKOUT, PILATES, SITE_ID, Emulator, FakeClock
 
 QUERY = "POST /benefit-programs/v1/balances/query"
 ANA_POOL = "54f64ce6-f56e-5d88-bb99-ce8b48813437"
-
-
-async def checkout_page(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("checkout page", headers={"X-Demo-Page": "checkout"})
-
-
-DOWNSTREAM = Starlette(routes=[Route("/booking-form", checkout_page, methods=["GET", "POST"])])
 
 
 class NullCache:
@@ -47,30 +34,6 @@ class NullCache:
 
     async def delete(self, key: str) -> None:
         return None
-
-
-@pytest.fixture
-def gated(emulator: Emulator, clock: FakeClock) -> Iterator[Callable[..., Any]]:
-    """Start a gated app; returns (base URL, gate). Members sign in with Authorization."""
-    stack: list[Any] = []
-
-    @contextmanager
-    def start(**options: Any) -> Iterator[tuple[str, BookingGate]]:
-        wix = options.pop("wix", WixSettings(api_key=emulator.api_key, site_id=SITE_ID,
-                                             base_url=emulator.url, retries=0))
-        gate = BookingGate(DOWNSTREAM, policies=options.pop("policies", shipped_policies()),
-                           wix=wix, clock=clock, service_costs={PILATES: "2"}, **options)
-        with run_server(gate) as url:
-            yield url, gate
-
-    def factory(**options: Any) -> tuple[str, BookingGate]:
-        context = start(**options)
-        stack.append(context)
-        return context.__enter__()
-
-    yield factory
-    for context in reversed(stack):
-        context.__exit__(None, None, None)
 
 
 async def fetch_direct(emulator: Emulator, member_id: str) -> BalanceSnapshot:

@@ -28,7 +28,7 @@ MATCHER = RouteMatcher([
         ("GET", "/book/yoga/morning", b"svc=s1", "s1"),
         # Not checkouts.
         ("GET", "/checkout/svc-42", b"", None),
-        ("HEAD", "/booking-form", b"", None),
+        ("HEAD", "/booking-form", b"", ""),  # HEAD runs the GET handler: gated too
         ("GET", "/booking-form/", b"", None),
         ("GET", "/booking-formx", b"", None),
         ("GET", "/plans-pricing", b"", None),

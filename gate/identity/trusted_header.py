@@ -57,7 +57,12 @@ class TrustedHeaderResolver:
         client = conn.scope.get("client")
         if not client or client[0] not in self._trusted:
             return None
-        member_id = conn.headers.get(self._header, "").strip()
+        values = conn.headers.getlist(self._header)
+        if len(values) > 1:
+            # A proxy that appends rather than replaces leaves the client's own value in the
+            # list: with two, we cannot tell which one the proxy set.
+            return Identity(member_id=None, via=self.name)
+        member_id = values[0].strip() if values else ""
         if not member_id:
             return None
         return Identity(member_id=member_id, via=self.name)

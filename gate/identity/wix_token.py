@@ -98,9 +98,10 @@ class WixTokenResolver:
         info = await self._client.token_info(token)
         identity = Identity(None, self.name)
         if info is not None and info.active and info.subject_type == "MEMBER" and info.subject_id:
-            if self._site_id and info.site_id and info.site_id != self._site_id:
+            if self._site_id and info.site_id != self._site_id:
+                # No site, or another site's: a token we cannot tie to this studio is nobody.
                 logger.warning(
-                    "member token from another site ignored (token site %s)", info.site_id
+                    "member token not issued for this site ignored (token site %r)", info.site_id
                 )
             else:
                 identity = Identity(info.subject_id, self.name)

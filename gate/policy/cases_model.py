@@ -17,7 +17,7 @@ from pydantic import (
 __all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
            "RequestModel"]
 
-_AMOUNT_PATTERN = r"^-?\d{1,15}(\.\d{1,18})?$"
+_AMOUNT_PATTERN = r"^-?\d{1,11}(\.\d{1,4})?$"  # as Wix: at most 4 decimal places
 
 
 def _amount_text(value: object) -> object:

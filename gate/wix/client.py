@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -90,8 +91,11 @@ class WixClient:
             )
             balances.extend(page.balances)
             cursor = page.metadata.cursors.next
-            if not page.metadata.has_next or not cursor:
+            if not page.metadata.has_next:
                 return balances
+            if not cursor:
+                # Stopping here would silently drop the pools on the later pages.
+                raise UpstreamDataError(f"POST {BALANCES_QUERY} said hasNext but gave no cursor")
             if cursor in seen_cursors:
                 raise UpstreamDataError(f"POST {BALANCES_QUERY} returned the same cursor twice")
             seen_cursors.add(cursor)
@@ -138,7 +142,8 @@ class WixClient:
                 if attempt >= self._retries:
                     raise
             attempt += 1
-            await self._sleep(self._backoff * 2 ** (attempt - 1))
+            # Full jitter, so many gates retrying after one Wix hiccup do not retry in step.
+            await self._sleep(random.uniform(0, self._backoff * 2 ** attempt))
 
     async def _send(
         self,
@@ -157,9 +162,16 @@ class WixClient:
             )
         except httpx.TimeoutException:
             raise UpstreamUnavailable(f"{method} {path}: timed out") from None
+        except (httpx.LocalProtocolError, UnicodeEncodeError):
+            # A header we were about to send is invalid: a key or token with a stray newline
+            # or non-ASCII text. Its text would contain the value, so it is never quoted.
+            raise UpstreamRejected(
+                f"{method} {path}: a header value is invalid (check BOOKING_GATE_WIX_API_KEY "
+                "and BOOKING_GATE_WIX_SITE_ID for stray spaces or line breaks)"
+            ) from None
         except httpx.TransportError as exc:
-            # The exception text from httpx names only the host and the OS error.
-            raise UpstreamUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+            # Only the exception's type: its text can quote request details.
+            raise UpstreamUnavailable(f"{method} {path}: {type(exc).__name__}") from None
 
 
 def _parse(method: str, path: str, response: httpx.Response, model: type[ModelT]) -> ModelT:
@@ -168,7 +180,7 @@ def _parse(method: str, path: str, response: httpx.Response, model: type[ModelT]
         raise _status_error(method, path, response)
     try:
         payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, httpx.DecodingError):
         raise UpstreamDataError(f"{method} {path}: {status} with a body that is not JSON") from None
     try:
         return model.model_validate(payload)

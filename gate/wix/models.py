@@ -26,7 +26,9 @@ __all__ = [
 ]
 
 
-_PLAIN_DECIMAL = re.compile(r"[+-]?\d{1,15}(\.\d{1,18})?")
+# Wix documents credits with at most 4 decimal places. With at most 11 whole digits too, every
+# amount is exactly representable where conditions read it as a CEL double (15 digits).
+_PLAIN_DECIMAL = re.compile(r"[+-]?\d{1,11}(\.\d{1,4})?")
 
 
 def _decimal_string(value: object) -> Decimal:
