@@ -26,10 +26,10 @@ from gate.identity.base import ANONYMOUS, Identity
 from gate.policy.context import VARIABLE_NAMES, Facts
 from gate.policy.decision import Outcome
 from gate.policy.engine import CelEngine, CompileFailure, Condition, EvalFailure
-from gate.policy.messages import condition_message, field_message
+from gate.policy.messages import condition_message, did_you_mean, field_message
 from gate.policy.model import OutcomeModel, PolicyFileModel, RuleModel
 from gate.policy.policyset import DEFAULT_DEFAULT, DEFAULT_ON_ERROR, CompiledRule, PolicySet
-from gate.policy.yaml_source import YAML11_BOOLEANS, Located, is_unquoted, read_yaml
+from gate.policy.yaml_source import YAML11_BOOLEANS, Located, read_yaml
 
 __all__ = ["check_policies", "discover_policy_files", "load_policies"]
 
@@ -43,15 +43,35 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
+class _Rule:
+    """A rule that validated, possibly only once its wrong optional fields were left out."""
+
+    index: int
+    model: RuleModel
+    #: Fields already reported as wrong and left out: later checks must not call them missing.
+    dropped: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Loose:
+    """A rule that did not validate: its name and condition are still checked."""
+
+    index: int
+    name: str | None
+    when: str
+
+
+@dataclass(frozen=True, slots=True)
 class _File:
     """One file that parsed: its settings and the rules that validated, by list position."""
 
     name: str
     located: Located
-    model: PolicyFileModel
-    rules: list[tuple[int, RuleModel]]
-    #: Conditions of rules that failed validation: still compiled, to report their mistakes too.
-    loose_conditions: list[tuple[int, str | None, str]]
+    #: None when the settings are wrong beyond repair; its rules are still checked.
+    model: PolicyFileModel | None
+    rules: list[_Rule]
+    #: Rules that failed validation: still checked, to report their other mistakes too.
+    loose: list[_Loose]
 
 
 def load_policies(paths: Sequence[str | Path], engine: CelEngine | None = None) -> PolicySet:
@@ -136,28 +156,38 @@ def _validate(file: str, located: Located, problems: list[PolicyProblem]) -> _Fi
     """Validate the file's settings and each rule on its own, so one bad rule hides no others."""
     data = located.data
     if not isinstance(data, dict):
-        problems.append(PolicyProblem(
-            file, 1, 1, "a policy file starts with  apiVersion: booking-gate/v1  and a "
-            "rules: list", code="not-a-policy"))
+        problems.append(_not_a_policy(file, located))
         return None
     raw_rules = data.get("rules")
     settings = {k: v for k, v in data.items() if k != "rules"}
     if not isinstance(raw_rules, list):
-        settings["rules"] = raw_rules  # let the model explain what is wrong with it
+        if "rules" in data:
+            settings["rules"] = raw_rules  # let the model explain what is wrong with it
         raw_rules = []
-    model = _parse(PolicyFileModel, settings, (), file, located, problems)
-    rules: list[tuple[int, RuleModel]] = []
-    loose: list[tuple[int, str | None, str]] = []
+    # A wrong setting at the top must not hide the rules' mistakes: check them regardless.
+    model, _ = _parse(PolicyFileModel, settings, (), file, located, problems)
+    rules: list[_Rule] = []
+    loose: list[_Loose] = []
     for index, raw in enumerate(raw_rules):
         if isinstance(raw, dict):
             _check_condition_value(file, located, index, raw, problems)
-        rule = _parse(RuleModel, raw, ("rules", index), file, located, problems)
+        rule, dropped = _parse(RuleModel, raw, ("rules", index), file, located, problems)
         if rule is not None:
-            rules.append((index, rule))
+            rules.append(_Rule(index, rule, dropped))
         elif isinstance(raw, dict) and isinstance(raw.get("when"), str):
             name = raw.get("name") if isinstance(raw.get("name"), str) else None
-            loose.append((index, name, raw["when"]))
-    return None if model is None else _File(file, located, model, rules, loose)
+            loose.append(_Loose(index, name, raw["when"]))
+    return _File(file, located, model, rules, loose)
+
+
+def _not_a_policy(file: str, located: Located) -> PolicyProblem:
+    shape = "a policy file starts with  apiVersion: booking-gate/v1  and a  rules:  list"
+    if located.data is None:
+        return PolicyProblem(file, 1, 1, f"this file is empty; {shape}", code="empty-file")
+    kind = "a list" if isinstance(located.data, list) else "a single value"
+    line, col = located.at(())
+    return PolicyProblem(file, line, col, f"this file is {kind}, not a policy; {shape}",
+                         code="not-a-policy")
 
 
 def _parse(
@@ -167,15 +197,51 @@ def _parse(
     file: str,
     located: Located,
     problems: list[PolicyProblem],
-) -> _M | None:
+) -> tuple[_M | None, frozenset[str]]:
+    """Validate ``data``, reporting every error, and the names of the fields that were wrong.
+
+    When it fails, it is validated again without those fields: if the rest holds together
+    it comes back too, so its other mistakes (a redirect to another site...) get reported
+    in the same run. The problems already listed keep the policy set from loading.
+    """
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), frozenset()
     except ValidationError as exc:
-        for error in exc.errors():
-            error["loc"] = (*prefix, *error["loc"])
-            if not located.was_reported(tuple(error["loc"])):
-                problems.append(_field_problem(file, located, error))
-        return None
+        errors = exc.errors()
+    guessed = _guessed_fields([(*prefix, *e["loc"]) for e in errors if
+                               e["type"] == "extra_forbidden"])
+    for error in errors:
+        error["loc"] = loc = (*prefix, *error["loc"])
+        if located.was_reported(loc):
+            continue
+        if error["type"] == "missing" and loc in guessed:
+            continue  # `acton:` already says "did you mean `action`?"; no "add action"
+        problems.append(_field_problem(file, located, error))
+    wrong = frozenset(str(e["loc"][len(prefix)]) for e in errors if len(e["loc"]) > len(prefix))
+    if not isinstance(data, dict) or not wrong:
+        return None, wrong
+    try:
+        return model.model_validate({k: v for k, v in data.items() if k not in wrong}), wrong
+    except ValidationError:
+        return None, wrong
+
+
+def _guessed_fields(extra_keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    """Fields that a misspelt key in the same place was taken to mean."""
+    guessed: set[tuple[Any, ...]] = set()
+    for loc in extra_keys:
+        guess = did_you_mean(str(loc[-1]), _allowed(loc)) if loc else None
+        if guess:
+            guessed.add((*loc[:-1], guess))
+    return guessed
+
+
+def _allowed(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    if loc[:1] == ("rules",) and len(loc) >= 2:
+        return _RULE_FIELDS
+    if loc[:1] in {("default",), ("on_error",)}:
+        return _OUTCOME_FIELDS
+    return _FILE_FIELDS
 
 
 def _check_condition_value(
@@ -194,6 +260,7 @@ def _check_condition_value(
         problems.append(PolicyProblem(
             file, line, col, f"`{when}` is not a condition; write true to always match, or a "
             "check like available <= 0", rule=name, code="yaml11-bool"))
+        rule["when"] = " "  # reported once here, not again as an unknown name
     elif isinstance(when, str) and not when.strip():
         problems.append(PolicyProblem(
             file, line, col, "the condition is empty; write what must be true for this rule, "
@@ -213,21 +280,20 @@ def _check_condition_value(
 def _field_problem(file: str, located: Located, error: dict[str, Any]) -> PolicyProblem:
     loc = tuple(error["loc"])
     rule_name = _rule_name(located, loc)
-    if loc[:1] == ("rules",) and len(loc) >= 2:
-        allowed, where = _RULE_FIELDS, "a rule can have"
+    allowed = _allowed(loc)
+    if allowed is _RULE_FIELDS:
+        where = "a rule can have"
         if error["type"] == "missing":
             where = f"rule '{rule_name}'" if rule_name else "this rule"
-    elif loc[:1] in {("default",), ("on_error",)}:
-        allowed, where = _OUTCOME_FIELDS, f"`{loc[0]}` can have"
+    elif allowed is _OUTCOME_FIELDS:
+        where = f"`{loc[0]}:`" if error["type"] == "missing" else f"`{loc[0]}` can have"
     else:
-        allowed, where = _FILE_FIELDS, "of a policy file"
-        if error["type"] == "missing":
-            where = "this file"
+        where = "this file" if error["type"] == "missing" else "of a policy file"
     message = field_message(error, allowed, where)
     if error["type"] == "extra_forbidden":
         line, col = located.key_at(loc)
     elif error["type"] == "missing":
-        line, col = located.at(loc[:-1])
+        line, col = located.key_at(loc[:-1])  # `default:` itself, or the rule's first line
     else:
         line, col = located.at(loc)
     return PolicyProblem(file, line, col, message, rule=rule_name, code=error["type"])
@@ -253,19 +319,17 @@ def _compile_rules(
     samples = [(label, engine.activation(facts.as_cel())) for label, facts in _samples()]
     for checked in parsed:
         file, located = checked.name, checked.located
-        for index, rule in checked.rules:
-            base = ("rules", index)
+        for item in sorted([*checked.rules, *checked.loose], key=lambda r: r.index):
+            base = ("rules", item.index)
+            if isinstance(item, _Loose):
+                if item.name is not None:
+                    _check_name(file, located, base, item.name, first_seen, problems)
+                _condition(engine, file, located, base, item.when, item.name, problems, samples)
+                continue
+            rule = item.model
             line, col = located.at(base)
-            if rule.name in first_seen:
-                other_file, other_line = first_seen[rule.name]
-                problems.append(PolicyProblem(
-                    file, *located.at((*base, "name")),
-                    f"two rules are named '{rule.name}' (the other is at {other_file}:"
-                    f"{other_line}); give each rule its own name", rule=rule.name,
-                    code="duplicate-rule"))
-            else:
-                first_seen[rule.name] = (file, line)
-            outcome = _outcome(file, located, base, rule, problems, rule.name)
+            _check_name(file, located, base, rule.name, first_seen, problems)
+            outcome = _outcome(file, located, base, rule, problems, rule.name, item.dropped)
             condition = _condition(engine, file, located, base, rule.when, rule.name, problems,
                                    samples)
             if outcome is None or condition is None:
@@ -280,9 +344,26 @@ def _compile_rules(
             compiled.append(entry)
             if always is None and not entry.shadow and _always_true(condition, samples):
                 always = entry
-        for index, name, source in checked.loose_conditions:
-            _condition(engine, file, located, ("rules", index), source, name, problems, samples)
     return compiled
+
+
+def _check_name(
+    file: str,
+    located: Located,
+    base: tuple[Any, ...],
+    name: str,
+    first_seen: dict[str, tuple[str, int]],
+    problems: list[PolicyProblem],
+) -> None:
+    """Rule names identify rules in logs and headers, so each must be used once."""
+    if name not in first_seen:
+        first_seen[name] = (file, located.at(base)[0])
+        return
+    other_file, other_line = first_seen[name]
+    problems.append(PolicyProblem(
+        file, *located.at((*base, "name")), f"two rules are named '{name}' (the other is at "
+        f"{other_file}:{other_line}); give each rule its own name", rule=name,
+        code="duplicate-rule"))
 
 
 def _condition(
@@ -300,12 +381,8 @@ def _condition(
     result = engine.compile(source)
     line, col = located.at((*base, "when"))
     if isinstance(result, CompileFailure):
-        # Point inside the expression when it sits on the `when:` line itself.
-        if result.line == 1 and _same_line(located, base):
-            col += result.column - 1 + _quote_offset(located, base, source)
-        elif result.line > 1:
-            line += result.line - 1
-            col = result.column
+        # Point at the exact spot inside the condition, through quotes and folded lines.
+        line, col = located.inside((*base, "when"), source, result.line, result.column)
         problems.append(PolicyProblem(file, line, col, condition_message(result.message, source),
                                       rule=rule, code="condition"))
         return None
@@ -324,16 +401,6 @@ def _condition(
     return result
 
 
-def _same_line(located: Located, base: tuple[Any, ...]) -> bool:
-    return located.at((*base, "when"))[0] == located.key_at((*base, "when"))[0]
-
-
-def _quote_offset(located: Located, base: tuple[Any, ...], source: str) -> int:
-    rules = located.data["rules"]
-    raw = rules[base[1]].get("when") if isinstance(rules[base[1]], dict) else None
-    return 0 if is_unquoted(raw) else 1
-
-
 def _always_true(condition: Condition, samples: list[tuple[str, Any]]) -> bool:
     """True when the condition reads no variable and is true: nothing after it can run."""
     text = _STRING_LITERAL.sub("", condition.source)
@@ -349,7 +416,12 @@ def _outcome(
     model: OutcomeModel,
     problems: list[PolicyProblem],
     rule: str | None,
+    dropped: frozenset[str] = frozenset(),
 ) -> Outcome | None:
+    """The outcome of a rule or setting, after the checks its shape alone cannot make.
+
+    ``dropped`` fields were wrong and already reported; they are not "missing" as well.
+    """
     start = len(problems)
 
     def problem(field: str, message: str, code: str) -> None:
@@ -366,22 +438,24 @@ def _outcome(
             problem(field, f"a rule that does `{model.action}` does not use `{field}`; remove it",
                     "unused-field")
     if model.action == "redirect":
-        if model.to is None:
+        if model.to is None and "to" not in dropped:
             line, col = located.at(base)
             problems.append(PolicyProblem(
                 file, line, col, "a redirect needs `to:`, the page to send the visitor to, like "
                 "to: /plans-pricing", rule=rule, code="missing-to"))
-        else:
+        elif model.to is not None:
             trouble = _same_site_problem(model.to)
             if trouble:
-                problem("to", trouble, "redirect-target")
-    if model.action == "deny" and model.message is None:
+                line, col = located.at((*base, "to"))  # the address itself is what is wrong
+                problems.append(PolicyProblem(file, line, col, trouble, rule=rule,
+                                              code="redirect-target"))
+    if model.action == "deny" and model.message is None and "message" not in dropped:
         line, col = located.at(base)
         problems.append(PolicyProblem(
             file, line, col, "a deny needs `message:`, the sentence the visitor sees",
             rule=rule, code="missing-message"))
-    if len(problems) > start:
-        return None
+    if len(problems) > start or dropped:
+        return None  # a rule missing a wrong field is checked, never turned into an outcome
     if model.action == "allow":
         return Outcome("allow", 200)
     if model.action == "redirect":
@@ -395,14 +469,19 @@ def _outcome(
 
 
 def _same_site_problem(target: str) -> str | None:
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith(("//", "/\\")):
-        return (f"`{target}` points to another site; redirects must stay on this site. Write "
+    shown = target if len(target) <= 60 else target[:57] + "..."
+    try:
+        parts = urlsplit(target)
+        elsewhere = bool(parts.scheme or parts.netloc)
+    except ValueError:  # "https://[broken": only a host part can be this malformed
+        elsewhere = True
+    if elsewhere or target.startswith(("//", "/\\")):
+        return (f"`{shown}` points to another site; redirects must stay on this site. Write "
                 "a path that starts with /, like /plans-pricing")
     if not target.startswith("/"):
-        return f"`{target}` must start with /, like /plans-pricing"
+        return f"`{shown}` must start with /, like /plans-pricing"
     if any(ch.isspace() or ord(ch) < 32 for ch in target):
-        return f"`{target}` contains spaces or control characters; remove them"
+        return f"`{shown}` contains spaces or control characters; remove them"
     return None
 
 
@@ -413,6 +492,8 @@ def _set_settings(
     seen: dict[str, str] = {}
     for checked in parsed:
         file, located, model = checked.name, checked.located, checked.model
+        if model is None:
+            continue  # its problems are reported; nothing here can be trusted
         for field in ("default", "on_error", "timezone"):
             if getattr(model, field) is None:
                 continue
@@ -432,7 +513,7 @@ def _set_settings(
         if model.timezone is not None:
             try:
                 timezone = ZoneInfo(model.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # keys are file paths
                 line, col = located.at(("timezone",))
                 problems.append(PolicyProblem(
                     file, line, col, f"unknown time zone `{model.timezone}`; use a name like "
