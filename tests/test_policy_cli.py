@@ -18,6 +18,13 @@ from tests.conftest import Emulator
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def shipped_with_tests(folder: Path, cases: str) -> Path:
+    """A copy of the shipped policies in ``folder``, beside a test file holding ``cases``."""
+    (folder / "rules.yaml").write_text((shipped_policies() / "10-checkout.yaml").read_text())
+    (folder / "rules.test.yaml").write_text("apiVersion: booking-gate/v1\ncases:\n" + cases)
+    return folder
+
+
 def test_shipped_policies_check_and_pass_their_tests(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(shipped_policies())]) == 0
     assert main(["test", str(shipped_policies())]) == 0
@@ -29,10 +36,8 @@ def test_shipped_policies_check_and_pass_their_tests(capsys: pytest.CaptureFixtu
 def test_a_wrong_expectation_fails_side_by_side(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "rules.yaml").write_text((shipped_policies() / "10-checkout.yaml").read_text())
-    (tmp_path / "rules.test.yaml").write_text(
-        "apiVersion: booking-gate/v1\n"
-        "cases:\n"
+    shipped_with_tests(
+        tmp_path,
         "  - name: credits book\n"
         "    member: {available: '3'}\n"
         "    expect: allow\n"
@@ -56,10 +61,7 @@ def test_a_wrong_expectation_fails_side_by_side(
 def test_test_file_mistakes_are_reported_with_positions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "rules.yaml").write_text((shipped_policies() / "10-checkout.yaml").read_text())
-    (tmp_path / "rules.test.yaml").write_text(
-        "apiVersion: booking-gate/v1\ncases:\n  - name: x\n    member: {available: '3'}\n"
-        "    expct: allow\n")
+    shipped_with_tests(tmp_path, "  - name: x\n    member: {available: '3'}\n    expct: allow\n")
     assert main(["test", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert f"{tmp_path / 'rules.test.yaml'}:5:5: `expct` is not a setting" in out
@@ -69,10 +71,8 @@ def test_test_file_mistakes_are_reported_with_positions(
 def test_check_also_checks_test_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "rules.yaml").write_text((shipped_policies() / "10-checkout.yaml").read_text())
-    (tmp_path / "rules.test.yaml").write_text(
-        "apiVersion: booking-gate/v1\ncases:\n  - name: x\n    member: signed_out\n"
-        "    expect: {redirect: plans}\n")
+    shipped_with_tests(
+        tmp_path, "  - name: x\n    member: signed_out\n    expect: {redirect: plans}\n")
     assert main(["check", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "rules.test.yaml:4:13: `signed_out` is not a kind of member: use one of signed-out, " \
