@@ -197,6 +197,7 @@ class BookingGate:
         """The decision for one checkout request; never raises, always logs one line."""
         policies = self._reloader.current  # one read: a reload mid-request cannot mix sets
         identity: Identity | None = None
+        member: str | None = None
         try:
             identity = await resolve_chain(self._resolvers, HTTPConnection(scope))
             member = identity.member_id
@@ -204,12 +205,11 @@ class BookingGate:
             facts = self._facts(scope, match, identity, balance, policies)
             decision = policies.decide(facts, member)
         except SourceError as exc:
-            decision = policies.failed(f"{exc.kind}: {exc}", identity and identity.member_id)
+            decision = policies.failed(f"{exc.kind}: {exc}", member)
         except Exception as exc:
             # A bug must not open the gate or become a 500: take the declared fail mode, loudly.
             logger.exception("booking-gate failed while deciding; applying on_error")
-            decision = policies.failed(f"internal_error: {type(exc).__name__}",
-                                       identity and identity.member_id)
+            decision = policies.failed(f"internal_error: {type(exc).__name__}", member)
         if decision.shadow:
             self._count_shadow(decision, policies)
         self._log(scope, match, identity, decision)
@@ -218,7 +218,7 @@ class BookingGate:
     def _count_shadow(self, decision: Decision, policies: PolicySet) -> None:
         for name in decision.shadow:
             self.shadow_counts[name] += 1
-            rule = next((r for r in policies.rules if r.name == name), None)
+            rule = policies.rule(name)
             action = rule.outcome.action if rule else "act"
             verb = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}.get(
                 action, action)

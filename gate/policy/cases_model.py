@@ -14,10 +14,12 @@ from pydantic import (
     model_validator,
 )
 
+from gate.wix.models import AMOUNT_PATTERN
+
 __all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
            "RequestModel"]
 
-_AMOUNT_PATTERN = r"^-?\d{1,11}(\.\d{1,4})?$"  # as Wix: at most 4 decimal places
+_AMOUNT_PATTERN = f"^{AMOUNT_PATTERN}$"  # the same amounts Wix may send
 
 
 def _amount_text(value: object) -> object:

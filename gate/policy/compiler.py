@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from gate.balances import BalanceSnapshot, PoolBalance
 from gate.errors import PolicyError, PolicyProblem
 from gate.identity.base import ANONYMOUS, Identity
-from gate.policy.context import VARIABLE_NAMES, Facts
+from gate.policy.context import Facts, variables_read
 from gate.policy.decision import Outcome
 from gate.policy.engine import CelEngine, CompileFailure, Condition, EvalFailure
 from gate.policy.messages import condition_message, did_you_mean, field_message
@@ -34,8 +33,6 @@ from gate.policy.yaml_source import YAML11_BOOLEANS, Located, read_yaml
 __all__ = ["check_policies", "discover_policy_files", "load_policies"]
 
 _TEST_SUFFIXES = (".test.yaml", ".test.yml")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _FILE_FIELDS = tuple(PolicyFileModel.model_fields)
 _RULE_FIELDS = tuple(RuleModel.model_fields)
 _OUTCOME_FIELDS = tuple(OutcomeModel.model_fields)
@@ -403,8 +400,7 @@ def _condition(
 
 def _always_true(condition: Condition, samples: list[tuple[str, Any]]) -> bool:
     """True when the condition reads no variable and is true: nothing after it can run."""
-    text = _STRING_LITERAL.sub("", condition.source)
-    if set(_IDENT.findall(text)) & VARIABLE_NAMES:
+    if variables_read(condition.source):
         return False
     return all(condition.evaluate(a) is True for _, a in samples)
 

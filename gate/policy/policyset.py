@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,14 @@ class PolicySet:
     version: str
     files: tuple[str, ...]
     engine: CelEngine
+    _by_name: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {r.name: r for r in self.rules})
+
+    def rule(self, name: str) -> CompiledRule | None:
+        """The rule called ``name``, if this set has one."""
+        return self._by_name.get(name)
 
     def today(self, now: dt.datetime) -> str:
         return now.astimezone(self.timezone).date().isoformat()

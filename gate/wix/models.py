@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
+    "AMOUNT_PATTERN",
     "Balance",
     "BalanceAmount",
     "Beneficiary",
@@ -28,7 +29,8 @@ __all__ = [
 
 # Wix documents credits with at most 4 decimal places. With at most 11 whole digits too, every
 # amount is exactly representable where conditions read it as a CEL double (15 digits).
-_PLAIN_DECIMAL = re.compile(r"[+-]?\d{1,11}(\.\d{1,4})?")
+AMOUNT_PATTERN = r"[+-]?\d{1,11}(\.\d{1,4})?"
+_PLAIN_DECIMAL = re.compile(AMOUNT_PATTERN)
 
 
 def _decimal_string(value: object) -> Decimal:
