@@ -48,3 +48,12 @@ class Decision:
     @property
     def allows(self) -> bool:
         return self.outcome.action == "allow"
+
+    @property
+    def error_kind(self) -> str | None:
+        """The machine-readable kind of ``error`` (``upstream_unavailable``...), for headers."""
+        if self.error is None:
+            return None
+        if self.error.startswith("rule '"):
+            return "rule_error"
+        return self.error.split(":", 1)[0]
