@@ -8,6 +8,11 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the commands import what they need when they run: start-up stays fast
+    from gate.policy.context import Facts
+    from gate.policy.policyset import PolicySet
 
 __all__ = ["main"]
 
@@ -98,15 +103,16 @@ def _explain(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         return 1
-    request = {"path": args.path, "method": args.method, "service": args.service,
-               "cost": args.cost}
+    request = {"path": args.path, "method": args.method, "service": args.service}
     now = args.now or None
+    facts: Facts | None
     try:
         if args.member_id:
             facts = asyncio.run(_live_facts(args, policy_set, request, now))
         else:
             case = CaseModel.model_validate({
-                "name": "explain", "member": _member_spec(args), "request": request,
+                "name": "explain", "member": _member_spec(args),
+                "request": {**request, "cost": args.cost or "1"},
                 "now": now, "expect": "allow",
             }, strict=False)
             facts = case_facts(policy_set, case)
@@ -140,38 +146,45 @@ def _member_spec(args: argparse.Namespace) -> object:
 
 
 async def _live_facts(
-    args: argparse.Namespace, policy_set: object, request: dict[str, str], now: str | None
-) -> object:
+    args: argparse.Namespace, policy_set: PolicySet, request: dict[str, str], now: str | None
+) -> Facts:
+    """The facts the gate would gather for this member and service, from Wix or a file."""
     import datetime as dt
     import time
     from decimal import Decimal
 
-    import httpx
-
+    from gate.cache import MemoryBalanceCache
     from gate.config import WixSettings
+    from gate.core import DecisionCore
     from gate.identity.base import Identity
-    from gate.policy.context import Facts
+    from gate.loader import BalanceLoader
+    from gate.reload import PolicyReloader
+    from gate.sources.base import BalanceSource
     from gate.sources.static import StaticBalanceSource
     from gate.sources.wix import WixBalanceSource
     from gate.wix.client import WixClient
 
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        if args.balances:
-            source: object = StaticBalanceSource(args.balances, clock=time.monotonic)
-        else:
-            settings = WixSettings.from_env()
-            settings.require_credentials()
-            client = WixClient(http=http, api_key=settings.api_key, site_id=settings.site_id,
-                               base_url=settings.base_url, retries=settings.retries)
-            source = WixBalanceSource(client, site_id=settings.site_id or "",
-                                      clock=time.monotonic)
-        balance = await source.fetch(args.member_id)  # type: ignore[attr-defined]
+    source: BalanceSource
+    if args.balances:
+        source = StaticBalanceSource(args.balances, clock=time.monotonic)
+    else:
+        settings = WixSettings.from_env()
+        settings.require_credentials()
+        client = WixClient(api_key=settings.api_key, site_id=settings.site_id,
+                           base_url=settings.base_url, timeout=10.0, retries=settings.retries)
+        source = WixBalanceSource(client, site_id=settings.site_id or "")
     when = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
-    return Facts(
-        identity=Identity(args.member_id, "cli"), balance=balance, service=request["service"],
-        cost=Decimal(request["cost"]), path=request["path"], method=request["method"],
-        now=when, today=policy_set.today(when), balance_age=0.0,  # type: ignore[attr-defined]
+    core = DecisionCore(
+        reloader=PolicyReloader((), policy_set, interval=None), source=source,
+        loader=BalanceLoader(source, MemoryBalanceCache(ttl=0.001, maxsize=1)),
+        service_costs={request["service"]: Decimal(args.cost)} if args.cost else None,
+        now=lambda: when,
     )
+    try:
+        return await core.facts(Identity(args.member_id, "cli"), request["service"],
+                                request["path"], request["method"], policy_set)
+    finally:
+        await core.aclose()
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -231,8 +244,10 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--reserved", default="0")
     explain.add_argument("--age-minutes", type=float, default=0.0)
     explain.add_argument("--balances", type=Path, help="a static balance file for --member-id")
-    explain.add_argument("--service", default="")
-    explain.add_argument("--cost", default="1", help="credits the service costs (1)")
+    explain.add_argument("--service", default="service-1",
+                         help="the service id (with --member-id: priced by Wix's data)")
+    explain.add_argument("--cost", default=None,
+                         help="credits one session costs (1; with --member-id: Wix's price)")
     explain.add_argument("--path", default="/booking-form")
     explain.add_argument("--method", default="GET", choices=("GET", "POST"))
     explain.add_argument("--now", help="the time, like 2026-12-25T10:00:00+00:00 (now)")

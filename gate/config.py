@@ -58,11 +58,21 @@ class WixSettings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
-    def require_credentials(self) -> None:
-        pairs = ((ENV_API_KEY, self.api_key), (ENV_SITE_ID, self.site_id))
+    def require_credentials(self, *, for_source: bool = True) -> None:
+        """Refuse to start without what Wix needs.
+
+        Reading credits needs the API key and the site id. Checking member tokens needs the
+        site id even with another balance source: without it, a token from any Wix site
+        would be taken as a member of this one.
+        """
+        pairs = [(ENV_SITE_ID, self.site_id)]
+        if for_source:
+            pairs.insert(0, (ENV_API_KEY, self.api_key))
         missing = [name for name, value in pairs if not value]
         if missing:
+            what = "reading balances from Wix" if for_source else "checking Wix member tokens"
             raise ConfigError(
-                "reading balances from Wix needs " + " and ".join(missing) + " in the environment"
-                " (create an API key with Benefit Programs read permission in your Wix account)"
+                f"{what} needs " + " and ".join(missing) + " in the environment"
+                " (the site id is in your site's dashboard URL; create an API key with Benefit"
+                " Programs read permission in your Wix account)"
             )

@@ -2,181 +2,166 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import httpx
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gate.admin import AdminEndpoints
-from gate.balances import BalanceSnapshot
-from gate.cache import BalanceCache, MemoryBalanceCache
-from gate.config import WixSettings
-from gate.errors import ConfigError, SourceError
-from gate.identity.base import Identity, MemberResolver, resolve_chain
-from gate.identity.wix_token import WixTokenResolver
+from gate.assemble import PolicySource, assemble, checkouts_from_settings, options_from_settings
+from gate.core import DecisionCore
+from gate.errors import ConfigError, GateError, PolicyError
+from gate.identity.base import MemberResolver, resolve_chain
 from gate.loader import BalanceLoader
-from gate.policy.compiler import load_policies
-from gate.policy.context import Facts
 from gate.policy.decision import Decision
-from gate.policy.policyset import PolicySet
+from gate.policy.policyset import DEFAULT_ON_ERROR, PolicySet
 from gate.reload import PolicyReloader, ReloadResult
-from gate.responses import render
-from gate.routes import CheckoutMatch, CheckoutRoute, RouteMatcher, route_path
-from gate.sources.base import BalanceSource
-from gate.sources.wix import WixBalanceSource
-from gate.wix.client import WixClient
+from gate.responses import ambiguous_service, render
+from gate.routes import CheckoutRoute, RouteMatcher
+from gate.settings import GateSettings
 
 __all__ = ["SCOPE_KEY", "BookingGate", "PolicySource"]
-
-#: Where policies come from: a folder or file, several of them, or an already loaded set.
-PolicySource = str | Path | Sequence[str | Path] | PolicySet
 
 #: Where the downstream app finds the Decision: ``request.state.booking_gate``.
 SCOPE_KEY = "booking_gate"
 
 logger = logging.getLogger("booking_gate")
-decision_logger = logging.getLogger("booking_gate.decision")
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
 
 class BookingGate:
     """Checks checkout requests against the studio's policies before the app sees them.
 
     Every other request, and every non-HTTP scope, goes to ``app`` untouched. Everything is
     built here, once: route patterns, the policy set, the Wix client, the cache. A request
-    only resolves the member, reads their (usually cached) balance and evaluates the rules.
+    only resolves the member and asks the decision core (``gate.core``), which every other
+    adapter shares.
 
     With no ``source`` and no ``resolvers``, the gate reads Wix: member tokens from the
-    ``Authorization`` header (or ``token_cookie``), balances from Benefit Programs, with the
+    ``Authorization`` header (or ``token_cookie``), credits from Benefit Programs, with the
     API key and site id from BOOKING_GATE_WIX_API_KEY / BOOKING_GATE_WIX_SITE_ID.
+
+    A configuration error never raises here: under ``Middleware(...)`` this runs inside the
+    server's first request, where raising would turn every page of the site into a 500.
+    Instead ``problem`` holds it, the server's lifespan startup fails with its message (the
+    server refuses to start), and if it serves anyway, pages outside the checkout still work
+    while checkouts get the 503 "try again" page.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        policies: PolicySource = "policies",
         checkouts: Sequence[CheckoutRoute] = (CheckoutRoute(),),
-        source: BalanceSource | None = None,
-        resolvers: Sequence[MemberResolver] | None = None,
-        wix: WixSettings | None = None,
-        token_header: str | None = "authorization",
-        token_cookie: str | None = None,
-        cache: BalanceCache | None = None,
-        cache_ttl: float = 30.0,
-        cache_maxsize: int = 10_000,
-        service_costs: Mapping[str, Decimal | str | int] | None = None,
-        default_cost: Decimal | str | int = 1,
-        clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], dt.datetime] = _utcnow,
-        http_client: httpx.AsyncClient | None = None,
-        reload_interval: float | None = 2.0,
         status_path: str | None = None,
         status_clients: Sequence[str] = ("127.0.0.1", "::1"),
         status_token: str | None = None,
+        **options: Any,
     ) -> None:
+        """``options`` are those of ``gate.assemble.assemble`` (policies, source, wix...)."""
         self.app = app
-        self._routes = RouteMatcher(checkouts)
-        if isinstance(policies, PolicySet):
-            self._reloader = PolicyReloader((), policies, interval=None)
-        else:
-            paths = [policies] if isinstance(policies, str | Path) else list(policies)
-            self._reloader = PolicyReloader(paths, load_policies(paths), interval=reload_interval)
-        self._admin = (
-            AdminEndpoints(self, status_path, status_clients, status_token) if status_path
-            else None
-        )
-        #: How often each shadow rule would have acted, since start-up.
-        self.shadow_counts: Counter[str] = Counter()
-        self._clock = clock
-        self._now = now
-        self._costs = {k: _credits(v, f"cost of service {k!r}")
-                       for k, v in (service_costs or {}).items()}
-        self._default_cost = _credits(default_cost, "default_cost")
-        self._owns_http = False
-        self._http = http_client
-        if source is None or resolvers is None:
-            settings = wix or WixSettings.from_env()
-            if source is None:
-                settings.require_credentials()  # before opening a client that would leak
-            client = self._wix_client(settings)
-            if source is None:
-                source = WixBalanceSource(client, site_id=settings.site_id or "", clock=clock)
-            if resolvers is None:
-                resolvers = (
-                    WixTokenResolver(client, site_id=settings.site_id, header=token_header,
-                                     cookie=token_cookie, timer=clock),
-                )
-        if not resolvers:
-            raise ConfigError("at least one member resolver is needed")
-        self._resolvers = tuple(resolvers)
-        self._source = source
-        self.loader = BalanceLoader(
-            source, cache or MemoryBalanceCache(ttl=cache_ttl, maxsize=cache_maxsize, timer=clock)
-        )
+        #: Why the gate cannot work, when it cannot; None when all is well.
+        self.problem: GateError | None = None
+        self._routes: RouteMatcher | None = None
+        self._admin: AdminEndpoints | None = None
+        try:
+            self._routes = RouteMatcher(checkouts)
+            self._parts = assemble(**options)
+            if status_path:
+                self._admin = AdminEndpoints(self, status_path, status_clients, status_token)
+        except (ConfigError, PolicyError) as exc:
+            self.problem = exc
+            logger.error("booking-gate cannot start: %s", exc)
+
+    @classmethod
+    def from_env(
+        cls, app: ASGIApp, *, config_file: str | Path | None = None, **options: Any
+    ) -> BookingGate:
+        """A gate configured like ``booking-gate serve``: BOOKING_GATE_* variables and an
+        optional TOML file; keyword ``options`` (clocks, sources...) win over both."""
+        try:
+            settings = GateSettings.load(config_file)
+        except ConfigError as exc:
+            logger.error("booking-gate cannot start: %s", exc)
+            broken = cls.__new__(cls)  # nothing to assemble: only the problem to report
+            broken.app, broken.problem, broken._routes, broken._admin = app, exc, None, None
+            return broken
+        merged: dict[str, Any] = {**options_from_settings(settings), **options}
+        merged.setdefault("checkouts", checkouts_from_settings(settings))
+        merged.setdefault("status_path", settings.status_path)
+        if settings.status_token is not None:
+            merged.setdefault("status_token", settings.status_token.get_secret_value())
+        return cls(app, **merged)
+
+    @property
+    def core(self) -> DecisionCore:
+        """The decision core every adapter shares; raises ``problem`` if there is none."""
+        if self.problem is not None:
+            raise self.problem
+        return self._parts.core
+
+    @property
+    def _resolvers(self) -> tuple[MemberResolver, ...]:
+        return self._parts.resolvers
 
     def __repr__(self) -> str:
-        return (f"BookingGate(policy={self.policies.version!r}, source={self._source!r}, "
+        if self.problem is not None:
+            return f"BookingGate(problem={type(self.problem).__name__})"
+        return (f"BookingGate(policy={self.policies.version!r}, source={self.core.source!r}, "
                 f"resolvers={[r.name for r in self._resolvers]!r})")
 
     @property
     def policies(self) -> PolicySet:
         """The policy set serving requests right now."""
-        return self._reloader.current
+        return self.core.reloader.current
 
     @property
     def reloader(self) -> PolicyReloader:
-        return self._reloader
+        return self.core.reloader
+
+    @property
+    def loader(self) -> BalanceLoader:
+        return self.core.loader
+
+    @property
+    def shadow_counts(self) -> Counter[str]:
+        """How often each shadow rule would have acted, since start-up."""
+        return self.core.shadow_counts
 
     async def reload(self) -> ReloadResult:
         """Reload the policy files now; the old set keeps serving if the new one is invalid."""
-        return await self._reloader.reload(force=True)
-
-    def _wix_client(self, settings: WixSettings) -> WixClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=settings.timeout)
-            self._owns_http = True
-        return WixClient(
-            http=self._http,
-            api_key=settings.api_key,
-            site_id=settings.site_id,
-            base_url=settings.base_url,
-            retries=settings.retries,
-        )
+        return await self.core.reloader.reload(force=True)
 
     async def invalidate(self, member_id: str) -> None:
-        """Drop a member's cached balance, e.g. right after they booked or bought a plan."""
-        await self.loader.invalidate(member_id)
+        """Drop a member's cached credits, e.g. right after they booked or bought a plan."""
+        await self.core.invalidate(member_id)
 
     async def aclose(self) -> None:
-        """Close the HTTP connections the gate opened. Called on lifespan shutdown too."""
-        await self._reloader.stop()
-        await self._source.aclose()
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
+        """Close the HTTP connections the gate opened (a shared ``http_client`` stays open).
+
+        Called on lifespan shutdown too; the gate opens new ones if it is started again.
+        """
+        if self.problem is None:
+            await self.core.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.problem is not None:
+            await self._misconfigured(scope, receive, send)
+            return
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await self.app(scope, receive, self._lifespan_send(send))
             else:
                 await self.app(scope, receive, send)
             return
-        if self._reloader.idle:  # servers without lifespan: start watching on first request
-            self._reloader.start()
-        match = self._routes.match(scope["method"], route_path(scope), scope["query_string"])
+        reloader = self.core.reloader
+        if reloader.idle:  # servers without lifespan: start watching on first request
+            reloader.start()
+        assert self._routes is not None  # set whenever there is no problem
+        match = self._routes.match_scope(scope)
         if match is None:
             if self._admin is not None and self._admin.handles(scope):
                 await self._admin(scope, receive, send)
@@ -184,103 +169,48 @@ class BookingGate:
             await self.app(scope, receive, send)
             return
         if match.ambiguous:
-            await _ambiguous_service(match)(scope, receive, send)
+            await ambiguous_service(match.route.service_param)(scope, receive, send)
             return
-        decision = await self.decide(scope, match)
+        conn = HTTPConnection(scope)
+        decision = await self.core.decide(
+            lambda: resolve_chain(self._resolvers, conn),
+            service_id=match.service_id, path=match.path, method=match.method,
+        )
         scope.setdefault("state", {})[SCOPE_KEY] = decision
         if decision.allows:
             await self.app(scope, receive, _private(send))
             return
         await render(decision, scope)(scope, receive, send)
 
-    async def decide(self, scope: Scope, match: CheckoutMatch) -> Decision:
-        """The decision for one checkout request; never raises, always logs one line."""
-        policies = self._reloader.current  # one read: a reload mid-request cannot mix sets
-        identity: Identity | None = None
-        member: str | None = None
-        try:
-            identity = await resolve_chain(self._resolvers, HTTPConnection(scope))
-            member = identity.member_id
-            balance = await self.loader.get(member) if member else None
-            facts = self._facts(scope, match, identity, balance, policies)
-            decision = policies.decide(facts, member)
-        except SourceError as exc:
-            decision = policies.failed(f"{exc.kind}: {exc}", member)
-        except Exception as exc:
-            # A bug must not open the gate or become a 500: take the declared fail mode, loudly.
-            logger.exception("booking-gate failed while deciding; applying on_error")
-            decision = policies.failed(f"internal_error: {type(exc).__name__}", member)
-        if decision.shadow:
-            self._count_shadow(decision, policies)
-        self._log(scope, match, identity, decision)
-        return decision
-
-    def _count_shadow(self, decision: Decision, policies: PolicySet) -> None:
-        for name in decision.shadow:
-            self.shadow_counts[name] += 1
-            rule = policies.rule(name)
-            action = rule.outcome.action if rule else "act"
-            verb = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}.get(
-                action, action)
-            decision_logger.info("shadow rule=%s would have %s policy=%s member=%s", name, verb,
-                                 decision.policy_version, decision.member_id or "-",
-                                 extra={"booking_gate": {"shadow_rule": name, "would": action}})
-
-    def _facts(
-        self,
-        scope: Scope,
-        match: CheckoutMatch,
-        identity: Identity,
-        balance: BalanceSnapshot | None,
-        policies: PolicySet,
-    ) -> dict[str, object]:
-        now = self._now()
-        return Facts(
-            identity=identity,
-            balance=balance,
-            service=match.service_id,
-            cost=self._costs.get(match.service_id, self._default_cost),
-            path=route_path(scope),
-            method=scope["method"],
-            now=now,
-            today=policies.today(now),
-            balance_age=max(0.0, self._clock() - balance.fetched_at) if balance else 0.0,
-        ).as_cel()
-
-    def _log(
-        self, scope: Scope, match: CheckoutMatch, identity: Identity | None, decision: Decision
-    ) -> None:
-        level = logging.WARNING if decision.error else logging.INFO
-        if not decision_logger.isEnabledFor(level):
+    async def _misconfigured(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse to start; if served anyway, never a 500 and never an open checkout."""
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._fail_startup(send))
             return
-        decision_logger.log(
-            level,
-            # %r for what the visitor controls: a newline must not forge a second log line.
-            "decision action=%s rule=%s policy=%s status=%s member=%r service=%r path=%r%s%s",
-            decision.action,
-            decision.rule,
-            decision.policy_version,
-            decision.outcome.status,
-            identity.member_id if identity else None,
-            match.service_id,
-            scope["path"],
-            f" shadow={','.join(decision.shadow)}" if decision.shadow else "",
-            f" error={decision.error!r}" if decision.error else "",
-            extra={"booking_gate": {
-                "action": decision.action,
-                "rule": decision.rule,
-                "policy": decision.policy_version,
-                "member": identity.member_id if identity else None,
-                "service": match.service_id,
-                "error": decision.error,
-                "shadow": list(decision.shadow),
-            }},
-        )
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._routes is not None and self._routes.match_scope(scope) is None:
+            await self.app(scope, receive, send)
+            return
+        # Without working routes nothing says which page is a checkout: refuse every page.
+        decision = Decision(DEFAULT_ON_ERROR, "(on_error)", "none",
+                            error="config_error: booking-gate is not configured correctly")
+        await render(decision, scope)(scope, receive, send)
+
+    def _fail_startup(self, send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                message = {"type": "lifespan.startup.failed",
+                           "message": f"booking-gate cannot start: {self.problem}"}
+            await send(message)
+
+        return wrapped
 
     def _lifespan_send(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
-                self._reloader.start()
+                self.core.reloader.start()
             elif message["type"] == "lifespan.shutdown.complete":
                 await self.aclose()
             await send(message)
@@ -300,21 +230,3 @@ def _private(send: Send) -> Send:
         await send(message)
 
     return wrapped
-
-
-def _ambiguous_service(match: CheckoutMatch) -> PlainTextResponse:
-    param = match.route.service_param
-    return PlainTextResponse(
-        f"Bad request: {param} is given more than once with different values.",
-        status_code=400, headers={"Cache-Control": "no-store", "X-Gate-Rule": "(bad-request)"},
-    )
-
-
-def _credits(value: Decimal | str | int, what: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except ArithmeticError:
-        raise ConfigError(f"{what} must be a number of credits, got {value!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise ConfigError(f"{what} must be zero or more credits, got {value!r}")
-    return amount

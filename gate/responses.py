@@ -1,54 +1,74 @@
-"""The responses the gate sends itself: redirects and deny pages, built from a Decision."""
+"""The responses the gate sends itself: redirects and deny pages, built from a Decision.
+
+Every one of them is private (``Cache-Control: no-store``, ``Vary: Cookie, Authorization,
+Accept``) and says which rule decided (``X-Gate-Rule``). A decision taken by the fail mode
+always says ``X-Gate-Rule: (on_error)`` and ``X-Gate-Error: <kind>``; the error's text, which
+may name upstream details, only goes to the log.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from urllib.parse import quote
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Scope
 
 from gate.policy.decision import Decision
+from gate.routes import route_path
 
-__all__ = ["render", "safe_return_path"]
+__all__ = ["ON_ERROR", "ambiguous_service", "render", "safe_return_path"]
+
+#: The X-Gate-Rule of every decision the fail mode made, whatever rule was running.
+ON_ERROR = "(on_error)"
 
 # A decision depends on who is asking: no shared cache may store one member's answer.
 _PRIVATE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization, Accept"}
+# What an error kind looks like ("upstream_unavailable"); anything else is not a kind but text.
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
+# RFC 3986 path characters left as they are when root_path goes into a Location header.
+_PATH_SAFE = "/!$&'()*+,;=:@"
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;
 color:#222}}h1{{font-size:1.4rem}}a{{color:#0b5cad}}</style></head>
-<body><h1>{title}</h1><p>{message}</p><p><a href="/">Back to the site</a></p></body></html>
+<body><h1>{title}</h1><p>{message}</p><p><a href="{home}">Back to the site</a></p></body></html>
 """
 _TITLES = {503: "Please try again shortly", 429: "Please slow down"}
 
 
 def safe_return_path(scope: Scope) -> str:
-    """The page the visitor asked for, as a same-site path that cannot be turned off-site."""
-    path = scope.get("path") or "/"
-    # "//host" and "/\\host" are read by browsers as another site, and browsers drop tabs
-    # and line breaks ("/\t/host"): never hand any of those back.
-    if not path.startswith("/") or any(ord(ch) < 32 for ch in path):
-        path = "/"
-    if path.startswith(("//", "/\\")):
+    """The page the visitor asked for, ``root_path`` included, as a URL that stays on this site.
+
+    The path is percent-encoded like the query already is, so the value is one URL.
+    """
+    root = _root(scope)
+    path = route_path({"path": scope.get("path") or "", "root_path": root})
+    if path.startswith("/"):
+        path = root + path
+    if not _same_site(path):
         path = "/"
     query = scope.get("query_string", b"")
-    return path + ("?" + query.decode("latin-1") if query else "")
+    return quote(path, safe=_PATH_SAFE) + ("?" + query.decode("latin-1") if query else "")
 
 
 def render(decision: Decision, scope: Scope) -> Response:
+    """The response for a decision that does not let the request through."""
     outcome = decision.outcome
-    headers = dict(_PRIVATE)
-    headers["X-Gate-Rule"] = decision.rule
-    headers["X-Gate-Policy"] = decision.policy_version
+    kind = error_kind(decision)
+    rule = ON_ERROR if decision.error is not None else decision.rule
+    headers = {**_PRIVATE, "X-Gate-Rule": rule, "X-Gate-Policy": decision.policy_version}
+    if kind is not None:
+        headers["X-Gate-Error"] = kind
     if outcome.reason:
         headers["X-Gate-Reason"] = outcome.reason
     if outcome.action == "redirect":
         assert outcome.location is not None
-        location = outcome.location
+        location = _under_root(outcome.location, scope)
         if outcome.return_to:
             joiner = "&" if "?" in location else "?"
             location += joiner + "return_to=" + quote(safe_return_path(scope), safe="/")
@@ -57,16 +77,65 @@ def render(decision: Decision, scope: Scope) -> Response:
         headers["Retry-After"] = "30"
     message = outcome.message or "This booking cannot go ahead."
     if _wants_json(scope):
-        body = {
+        body: dict[str, str] = {
             "error": outcome.reason or "denied",
             "message": message,
-            "rule": decision.rule,
+            "rule": rule,
             "policy": decision.policy_version,
         }
+        if kind is not None:
+            body["error_kind"] = kind
         return JSONResponse(body, status_code=outcome.status, headers=headers)
     title = _TITLES.get(outcome.status, "This booking can't go ahead")
-    page = _PAGE.format(title=html.escape(title), message=html.escape(message))
+    home = _under_root("/", scope)
+    page = _PAGE.format(title=html.escape(title), message=html.escape(message),
+                        home=html.escape(home))
     return Response(page, status_code=outcome.status, headers=headers, media_type="text/html")
+
+
+def ambiguous_service(param: str) -> Response:
+    """400 for a query naming the service twice: the gate will not guess which one counts."""
+    return PlainTextResponse(
+        f"Bad request: {param} is given more than once with different values.",
+        status_code=400, headers={**_PRIVATE, "X-Gate-Rule": "(bad-request)"},
+    )
+
+
+def error_kind(decision: Decision) -> str | None:
+    """``decision.error_kind`` when it is a kind; ``"error"`` when it is really message text."""
+    kind = decision.error_kind
+    if kind is None:
+        return None
+    return kind if _KIND.match(kind) else "error"
+
+
+def _root(scope: Scope) -> str:
+    """``root_path`` without its trailing slash, as the server gave it (decoded)."""
+    root: str = (scope.get("root_path") or "").rstrip("/")
+    return root if root.startswith("/") else ""
+
+
+def _under_root(location: str, scope: Scope) -> str:
+    """A policy's same-site target, under the Mount or --root-path the gate is served from.
+
+    A target already under ``root_path`` is left alone: policies written with the full path
+    before the gate prefixed it keep working. If the prefix could make it read as another
+    site, the policy's own (already validated) target is used.
+    """
+    root = _root(scope)
+    if not root or not _same_site(root):
+        return location
+    root = quote(root, safe=_PATH_SAFE)  # the policy's target is a URL: match its encoding
+    if location == root or location.startswith((root + "/", root + "?")):
+        return location
+    return root + location
+
+
+def _same_site(path: str) -> bool:
+    # "//host" and "/\\host" are read by browsers as another site, and browsers drop tabs
+    # and line breaks ("/\t/host"): never hand any of those back.
+    return (path.startswith("/") and not path.startswith(("//", "/\\"))
+            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in path))
 
 
 def _wants_json(scope: Scope) -> bool:

@@ -50,6 +50,7 @@ def run_server(app: Any, *, host: str = "127.0.0.1", lifespan: str = "on") -> It
     thread.start()
     while not server.started:
         if errors or not thread.is_alive():
+            sock.close()
             raise RuntimeError(f"server on {host}:{port} failed to start: {errors!r}")
         thread.join(0.01)
     try:

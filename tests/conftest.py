@@ -109,7 +109,7 @@ def gated(emulator: Emulator, clock: FakeClock) -> Iterator[Callable[..., Any]]:
         wix = options.pop("wix", WixSettings(api_key=emulator.api_key, site_id=SITE_ID,
                                              base_url=emulator.url, retries=0))
         gate = BookingGate(CHECKOUT_APP, policies=options.pop("policies", shipped_policies()),
-                           wix=wix, clock=clock, service_costs={PILATES: "2"}, **options)
+                           wix=wix, clock=clock, **options)
         with run_server(gate) as url:
             yield url, gate
 

@@ -9,35 +9,96 @@ import pytest
 from pydantic import ValidationError
 
 from gate import BalanceSnapshot, MemoryBalanceCache, PoolBalance
+from gate.balances import PRICING_PLANS_NAMESPACE, Benefit, ServiceInfo, credits_for
 from gate.loader import BalanceLoader
 from gate.wix.models import BalanceAmount
 from tests.conftest import FakeClock
 
+YOGA_SET, PILATES_SET = "set-yoga", "set-pilates"
+YOGA = ServiceInfo("yoga", known=True, item_sets=frozenset({YOGA_SET}))
+PILATES = ServiceInfo("pilates", known=True, item_sets=frozenset({PILATES_SET}))
+ALL_CLASSES = (Benefit(YOGA_SET, Decimal(1)), Benefit(PILATES_SET, Decimal(2)))
 
-def pool(status: str, available: str, reserved: str = "0") -> PoolBalance:
-    return PoolBalance("p", Decimal(available), Decimal(reserved), status)
+
+def pool(
+    status: str, available: str, reserved: str = "0",
+    benefits: tuple[Benefit, ...] | None = ALL_CLASSES, namespace: str = PRICING_PLANS_NAMESPACE,
+) -> PoolBalance:
+    return PoolBalance("p", Decimal(available), Decimal(reserved), status, namespace=namespace,
+                       benefits=benefits)
 
 
 @pytest.mark.parametrize(
-    ("pools", "available", "status", "has_plan"),
+    ("pools", "status", "has_plan"),
     [
-        ((), Decimal(0), "NONE", False),
-        ((pool("ACTIVE", "2.5"), pool("ENDED", "4")), Decimal("2.5"), "ACTIVE", True),
-        ((pool("PAUSED", "5"),), Decimal(0), "PAUSED", True),
-        ((pool("ENDED", "4"),), Decimal(0), "ENDED", False),
-        ((pool("PAUSED", "5"), pool("ACTIVE", "1")), Decimal(1), "ACTIVE", True),
-        ((pool("ACTIVE", "0.1"), pool("ACTIVE", "0.2")), Decimal("0.3"), "ACTIVE", True),
-        ((pool("PENDING", "3"),), Decimal(0), "PENDING", True),
+        ((), "NONE", False),
+        ((pool("ACTIVE", "2.5"), pool("ENDED", "4")), "ACTIVE", True),
+        ((pool("PAUSED", "5"),), "PAUSED", True),
+        ((pool("ENDED", "4"),), "ENDED", False),
+        ((pool("PAUSED", "5"), pool("ACTIVE", "1")), "ACTIVE", True),
+        ((pool("PENDING", "3"),), "PENDING", True),
+        ((pool("RENEWING", "3"), pool("PAUSED", "1")), "RENEWING", True),
+        ((pool("SUSPENDED", "3"),), "SUSPENDED", True),
     ],
 )
-def test_snapshot_summary(
-    pools: tuple[PoolBalance, ...], available: Decimal, status: str, has_plan: bool
-) -> None:
+def test_snapshot_summary(pools: tuple[PoolBalance, ...], status: str, has_plan: bool) -> None:
     snapshot = BalanceSnapshot(member_id="m", pools=pools, fetched_at=0.0, source="s")
-    assert snapshot.available == available
-    assert isinstance(snapshot.available, Decimal)
     assert snapshot.status == status
     assert snapshot.has_plan is has_plan
+
+
+YOGA_ONLY = (Benefit(YOGA_SET, Decimal(1)),)
+
+
+@pytest.mark.parametrize(
+    ("pools", "service", "can_book", "cost", "available", "sessions"),
+    [
+        ((pool("ACTIVE", "3"),), YOGA, True, "1", "3", "3"),
+        ((pool("ACTIVE", "3"),), PILATES, True, "2", "3", "1"),
+        ((pool("ACTIVE", "0"),), YOGA, False, "1", "0", "0"),
+        # One pool pays for a session: two halves never make a whole.
+        ((pool("ACTIVE", "0.5"), pool("ACTIVE", "0.5")), YOGA, False, "1", "1", "0"),
+        ((pool("ACTIVE", "3", benefits=YOGA_ONLY),), PILATES, False, "0", "0", "0"),
+        ((pool("ACTIVE", "1.5"),), PILATES, False, "2", "1.5", "0"),
+        # A debt in one pool does not eat another pool's credits.
+        ((pool("ACTIVE", "-1"), pool("ACTIVE", "1")), YOGA, True, "1", "1", "1"),
+        ((pool("ACTIVE", "0", benefits=YOGA_ONLY), pool("ACTIVE", "1")), YOGA,
+         True, "1", "1", "1"),
+        ((pool("ENDED", "5"),), YOGA, False, "0", "0", "0"),
+        ((pool("PAUSED", "5"),), YOGA, False, "0", "0", "0"),
+        ((pool("PENDING", "5"),), YOGA, False, "0", "0", "0"),
+        ((pool("RENEWING", "5"),), YOGA, True, "1", "5", "5"),
+        ((pool("PROVISIONING", "5"),), YOGA, True, "1", "5", "5"),
+        ((pool("SUSPENDED", "5"),), YOGA, False, "0", "0", "0"),
+        ((pool("ACTIVE", "5", namespace="@acme/loyalty"),), YOGA, False, "0", "0", "0"),
+        # A service no item knows is never priced, whatever the member holds.
+        ((pool("ACTIVE", "5"),), ServiceInfo("x", known=False), False, "0", "0", "0"),
+        # A free benefit: unlimited sessions.
+        ((pool("ACTIVE", "0", benefits=(Benefit(YOGA_SET, Decimal(0)),)),), YOGA,
+         True, "0", "0", "Infinity"),
+        # A fixed cost (static sources): any spendable pool pays it.
+        ((pool("ACTIVE", "2", benefits=None),),
+         ServiceInfo("s", known=True, fixed_cost=Decimal(2)), True, "2", "2", "1"),
+        ((pool("ACTIVE", "2", benefits=None),), YOGA, False, "0", "0", "0"),
+    ],
+)
+def test_credits_for_one_session(
+    pools: tuple[PoolBalance, ...], service: ServiceInfo, can_book: bool, cost: str,
+    available: str, sessions: str,
+) -> None:
+    snapshot = BalanceSnapshot(member_id="m", pools=pools, fetched_at=0.0, source="s")
+    credits = credits_for(snapshot, service)
+    assert (credits.can_book, credits.cost, credits.available, credits.sessions_left) == (
+        can_book, Decimal(cost), Decimal(available), Decimal(sessions))
+    assert all(isinstance(v, Decimal) for v in (credits.cost, credits.available))
+
+
+def test_the_cheapest_pool_that_can_pay_pays() -> None:
+    cheap = PoolBalance("cheap", Decimal(1), Decimal(0), "ACTIVE", benefits=YOGA_ONLY)
+    dear = PoolBalance("dear", Decimal(5), Decimal(0), "ACTIVE",
+                       benefits=(Benefit(YOGA_SET, Decimal(2)),))
+    credits = credits_for(BalanceSnapshot("m", (dear, cheap), 0.0, "s"), YOGA)
+    assert (credits.paying_pool, credits.cost, credits.sessions_left) == ("cheap", 1, 3)
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -68,6 +129,12 @@ class CountingSource:
         await self.release.wait()
         return BalanceSnapshot(member_id, (pool("ACTIVE", str(self.calls)),), 0.0, self.key)
 
+    async def service(self, service_id: str) -> ServiceInfo:
+        return ServiceInfo(service_id, known=False)
+
+    def forget(self, member_id: str) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None
 
@@ -84,7 +151,8 @@ def test_cache_expires_on_the_injected_clock() -> None:
         second = await loader.get("m")
         clock.advance(0.2)
         third = await loader.get("m")
-        return [first.available, second.available, third.available]
+        return [first.pools[0].available, second.pools[0].available,
+                third.pools[0].available]
 
     assert asyncio.run(run()) == [Decimal(1), Decimal(1), Decimal(2)]
 
@@ -135,7 +203,7 @@ def test_a_cancelled_waiter_does_not_cancel_the_shared_fetch() -> None:
         await asyncio.sleep(0)
         first.cancel()
         source.release.set()
-        return (await second).available
+        return (await second).pools[0].available
 
     assert asyncio.run(run()) == Decimal(1)
     assert source.calls == 1

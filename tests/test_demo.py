@@ -10,23 +10,38 @@ import pytest
 
 from tests.conftest import CHECKOUT, PILATES, Emulator
 
+YOGA_FORM = CHECKOUT
+PILATES_FORM = f"/booking-form?bookings_serviceId={PILATES}"
+UNKNOWN_FORM = "/booking-form?bookings_serviceId=00000000-0000-4000-8000-00000000dead"
+
 
 @pytest.mark.parametrize(
-    ("member", "status", "location", "rule"),
+    ("member", "form", "status", "location", "rule"),
     [
-        ("ana", 200, None, None),
-        ("ben", 303, "/plans-pricing?reason=no-credits", "no-credits"),
-        ("cleo", 403, None, "plan-paused"),
-        ("dev", 303, "/plans-pricing?reason=no-plan", "no-plan"),
-        ("eve", 200, None, None),
+        ("ana", YOGA_FORM, 200, None, None),
+        ("ana", PILATES_FORM, 200, None, None),  # 2 credits of her 3
+        ("ben", YOGA_FORM, 303, "/plans-pricing?reason=no-credits", "no-credits"),
+        ("ben", PILATES_FORM, 303, "/plans-pricing?reason=no-credits", "no-credits"),
+        ("cleo", YOGA_FORM, 403, None, "plan-paused"),
+        ("dev", YOGA_FORM, 303, "/plans-pricing?reason=no-plan", "no-plan"),
+        ("eve", YOGA_FORM, 200, None, None),
+        ("eve", PILATES_FORM, 200, None, None),  # 2 <= 2.5 in her live plan
+        ("fay", YOGA_FORM, 200, None, None),  # a yoga-only plan with 4 credits
+        ("fay", PILATES_FORM, 303, "/plans-pricing?reason=not-in-plan", "not-in-plan"),
+        # 0.5 + 0.5 in two plans: one plan pays for a session, and neither has 1.
+        ("gus", YOGA_FORM, 303, "/plans-pricing?reason=not-enough-credits",
+         "not-enough-credits"),
+        ("gus", PILATES_FORM, 303, "/plans-pricing?reason=not-enough-credits",
+         "not-enough-credits"),
+        ("ana", UNKNOWN_FORM, 303, "/book-online?reason=unknown-service", "unknown-service"),
     ],
 )
 def test_each_demo_member_gets_their_outcome(
-    demo: Callable[..., httpx.Client], member: str, status: int, location: str | None,
-    rule: str | None,
+    demo: Callable[..., httpx.Client], member: str, form: str, status: int,
+    location: str | None, rule: str | None,
 ) -> None:
-    """Every demo member's checkout ends where the acceptance table says."""
-    response = demo(member).get(CHECKOUT)
+    """Every demo member's checkout, per class, ends where the acceptance table says."""
+    response = demo(member).get(form)
     assert response.status_code == status
     assert response.headers.get("location") == location
     assert response.headers.get("x-gate-rule") == rule

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gate import BalanceSnapshot, WixBalanceSource, WixSettings
+from gate import BalanceSnapshot, StaticBalanceSource, WixBalanceSource, WixSettings
 from gate.shipped import shipped_policies
 from gate.wix.client import WixClient
-from tests.conftest import CHECKOUT, PILATES, SITE_ID, Emulator, FakeClock
+from tests.conftest import CHECKOUT, PILATES, SITE_ID, YOGA, Emulator, FakeClock
 
 QUERY = "POST /benefit-programs/v1/balances/query"
 ANA_POOL = "54f64ce6-f56e-5d88-bb99-ce8b48813437"
@@ -94,7 +94,7 @@ def test_fifty_concurrent_misses_make_one_query(
 def test_pools_active_paused_ended_and_pagination(
     gated: Callable[..., Any], emulator: Emulator
 ) -> None:
-    """230 pools over three pages: only ACTIVE ones add up; PAUSED and ENDED never count."""
+    """230 pools over three pages; none can pay for a class alone, however many there are."""
     for index in range(230):
         status = ("ACTIVE", "ENDED", "PAUSED")[index % 3]
         response = emulator.admin.post("/_emulator/balances", json={
@@ -105,9 +105,10 @@ def test_pools_active_paused_ended_and_pagination(
     snapshot = asyncio.run(fetch_direct(emulator, emulator.members["dev"]))
     assert len(snapshot.pools) == 230
     assert emulator.calls(QUERY) == 3  # limit 100: pages of 100, 100, 30
-    assert snapshot.available == Decimal("0.77")  # 77 ACTIVE pools x 0.01, exactly
+    active = [p.available for p in snapshot.pools if p.status == "ACTIVE"]
+    assert sum(active) == Decimal("0.77")  # 77 ACTIVE pools x 0.01, exactly
     assert snapshot.status == "ACTIVE"
-    # 0.77 credits: not enough for a 1-credit class.
+    # 0.77 credits over 77 plans: no single plan can pay for a 1-credit class.
     url, _ = gated()
     response = get_as(url, emulator.token("dev"))
     assert response.headers["x-gate-rule"] == "not-enough-credits"
@@ -167,10 +168,14 @@ FAULTS = [
                  id="amount-empty"),
     pytest.param({"status": 200, "body": balance_body(available="NaN")}, "upstream_bad_data",
                  id="amount-nan"),
-    pytest.param({"status": 200, "body": balance_body(status="SLEEPING")}, "upstream_bad_data",
-                 id="unknown-status"),
+    pytest.param({"status": 200, "body": balance_body(status="sleeping")}, "upstream_bad_data",
+                 id="status-not-an-enum-name"),
     pytest.param({"status": 200, "body": balance_body(member="someone-else")},
                  "upstream_bad_data", id="another-members-balance"),
+    pytest.param({"status": 200, "body": '{"balances": [], "metadata": {"hasNext": true}}'},
+                 "upstream_bad_data", id="hasNext-without-a-cursor"),
+    pytest.param({"status": 200, "body": '{"balances": null, "metadata": null}'}, None,
+                 id="null-lists-and-metadata-are-an-empty-answer"),
     pytest.param({"status": 401, "body": '{"message": "Unauthorized"}'}, "upstream_auth",
                  id="401"),
     pytest.param({"status": 403, "body": '{"message": "Insufficient permission"}'},
@@ -186,7 +191,7 @@ FAULTS = [
 @pytest.mark.parametrize(("fault", "kind"), FAULTS)
 def test_upstream_faults_take_the_declared_fail_mode(
     gated: Callable[..., Any], emulator: Emulator, caplog: pytest.LogCaptureFixture,
-    fault: dict[str, Any], kind: str,
+    fault: dict[str, Any], kind: str | None,
 ) -> None:
     """Every upstream failure ends in on_error (503, retry later): never a 500, never open."""
     caplog.set_level(logging.INFO, logger="booking_gate")
@@ -194,6 +199,9 @@ def test_upstream_faults_take_the_declared_fail_mode(
     token = emulator.token("ana")
     emulator.fault(QUERY, times=None, **fault)
     response = get_as(url, token)
+    if kind is None:  # a valid answer after all: ana holds no balance, so no plan
+        assert response.headers["x-gate-rule"] == "no-plan"
+        return
     assert response.status_code == 503
     assert response.headers["x-gate-rule"] == "(on_error)"
     assert response.headers["retry-after"] == "30"
@@ -256,15 +264,31 @@ def test_declared_fail_open_lets_requests_through(
 
 
 def test_token_from_another_site_is_not_a_member(
-    gated: Callable[..., Any], emulator: Emulator
+    gated: Callable[..., Any], emulator: Emulator, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """token-info names the issuing site; a token for another site is treated as signed out."""
+    """token-info names the issuing site; a token for another site is treated as signed out,
+    and the warning says which setting to check."""
     wix = WixSettings(api_key=emulator.api_key, site_id="another-site", base_url=emulator.url,
                       retries=0)
-    url, _ = gated(wix=wix, source=None)
+    balances = tmp_path / "balances.yaml"
+    balances.write_text(f"members: {{}}\nservices: {{{YOGA}: [set-1]}}\n")
+    url, _ = gated(wix=wix, source=StaticBalanceSource(balances, clock=lambda: 0.0))
     response = get_as(url, emulator.token("ana"))
-    # The balance read fails too (wrong site id → 403), but identity is checked first.
     assert response.headers["x-gate-rule"] == "sign-in-first"
+    assert "BOOKING_GATE_WIX_SITE_ID" in caplog.text
+
+
+def test_wrong_site_id_is_loud_not_a_silent_sign_out(
+    gated: Callable[..., Any], emulator: Emulator
+) -> None:
+    """With the site id wrong for everything, Wix refuses the gate's own reads: on_error."""
+    wix = WixSettings(api_key=emulator.api_key, site_id="another-site", base_url=emulator.url,
+                      retries=0)
+    url, _ = gated(wix=wix)
+    response = get_as(url, emulator.token("ana"))
+    assert response.status_code == 503
+    assert response.headers["x-gate-rule"] == "(on_error)"
 
 
 @pytest.mark.parametrize("route", ["POST /benefit-programs/v1/balances/query",
@@ -286,3 +310,20 @@ def test_api_key_never_appears_in_logs_or_pages(
     assert emulator.api_key not in caplog.text
     assert all(emulator.api_key not in body for body in bodies)
     assert token not in caplog.text
+
+
+def test_an_unknown_pool_status_is_ignored_for_paying_not_a_failure(
+    gated: Callable[..., Any], emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A status Wix adds later never pays, is logged, and leaves the other plans working."""
+    emulator.admin.patch(f"/_emulator/balances/{ANA_POOL}",
+                         json={"status": "SUSPENDED", "allowUnknown": True}).raise_for_status()
+    url, _ = gated()
+    response = get_as(url, emulator.token("ana"))
+    assert response.headers["x-gate-rule"] == "not-in-plan"
+    assert "SUSPENDED" in caplog.text
+    # With a live plan beside it, the live plan pays as usual.
+    emulator.admin.post("/_emulator/balances", json={
+        "member": "ana", "available": "1", "status": "ACTIVE"}).raise_for_status()
+    url, _ = gated()
+    assert get_as(url, emulator.token("ana")).status_code == 200

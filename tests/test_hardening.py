@@ -19,7 +19,7 @@ from gate import BookingGate, ConfigError, StaticBalanceSource, WixSettings
 from gate.identity import TrustedHeaderResolver
 from gate.shipped import shipped_policies
 from gate.testing import run_server
-from tests.conftest import CHECKOUT, Emulator
+from tests.conftest import CHECKOUT, YOGA, Emulator
 from tests.test_gate_wix import QUERY, balance_body, get_as
 
 TOKEN_INFO = "POST /oauth2/token-info"
@@ -35,7 +35,9 @@ SITE = Starlette(routes=[Route("/booking-form", page, methods=["GET", "POST", "H
 
 def _static_gate(tmp_path: Path, app: Any = SITE, **options: Any) -> BookingGate:
     balances = tmp_path / "balances.yaml"
-    balances.write_text("members:\n  m-1:\n    - {pool: p, available: '1'}\n")
+    balances.write_text(
+        "members:\n  m-1:\n    - {pool: p, available: '1', benefits: [{item_set: classes}]}\n"
+        f"services:\n  yoga: [classes]\n  {YOGA}: [classes]\n")
     return BookingGate(
         app, policies=shipped_policies(), reload_interval=None,
         source=StaticBalanceSource(balances, clock=lambda: 0.0),
@@ -97,7 +99,7 @@ def test_status_token_is_required_when_set(tmp_path: Path) -> None:
                          headers={"Authorization": "Bearer wrong"}).status_code == 404
         ok = httpx.get(url + "/_gate/status", headers={"Authorization": "Bearer t0ken-for-ops"})
         assert ok.status_code == 200
-        assert ok.json()["policy"]["rules"][0]["name"] == "sign-in-first"
+        assert ok.json()["policy"]["rules"][0]["name"] == "unknown-service"
 
 
 def test_log_lines_cannot_be_forged_through_the_query(

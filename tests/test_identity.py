@@ -17,7 +17,7 @@ from gate.shipped import shipped_policies
 from gate.testing import run_server
 
 CHECKOUT = "/booking-form?bookings_serviceId=svc"
-SECRET = "s" * 32
+SECRET = "test-session-secret-0123456789"
 
 
 async def checkout(request: Request) -> PlainTextResponse:
@@ -40,7 +40,8 @@ def balances(tmp_path: Path) -> Path:
 
 def _serve(balances: Path, *resolvers: object) -> BookingGate:
     return BookingGate(APP, policies=shipped_policies(), resolvers=list(resolvers),  # type: ignore[arg-type]
-                       source=StaticBalanceSource(balances, clock=lambda: 0.0))
+                       source=StaticBalanceSource(balances, clock=lambda: 0.0),
+                       service_costs={"svc": "1"})
 
 
 def test_signed_cookie_identifies_the_member(balances: Path) -> None:

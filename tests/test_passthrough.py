@@ -38,8 +38,8 @@ def _app() -> Starlette:
         yield {"ready": "yes"}
         EVENTS.append("shutdown")
 
-    return Starlette(routes=[Route("/{path:path}", page, methods=["GET", "POST", "PUT"])],
-                     lifespan=lifespan)
+    methods = ["GET", "POST", "PUT", "OPTIONS"]
+    return Starlette(routes=[Route("/{path:path}", page, methods=methods)], lifespan=lifespan)
 
 
 def _gate(app: Any, tmp_path: Any) -> BookingGate:
@@ -62,7 +62,7 @@ def test_non_checkout_requests_are_identical_with_and_without_gate(tmp_path: Any
     requests = [
         ("GET", "/book-online?x=1", b""),
         ("POST", "/api/things", b"payload"),
-        ("PUT", "/booking-form", b"body"),  # a checkout path, but not a checkout method
+        ("OPTIONS", "/booking-form", b""),  # CORS preflight passes on a checkout path
         ("GET", "/booking-form-other", b""),
         ("GET", "/plans-pricing", b""),
     ]

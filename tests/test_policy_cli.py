@@ -13,7 +13,7 @@ from gate.cli import main
 from gate.policy.schema import SCHEMA_DIR, SCHEMAS, schema_text
 from gate.policy.yaml_source import read_yaml
 from gate.shipped import shipped_policies
-from tests.conftest import Emulator
+from tests.conftest import PILATES, Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def test_shipped_policies_check_and_pass_their_tests(capsys: pytest.CaptureFixtu
     assert main(["check", str(shipped_policies())]) == 0
     assert main(["test", str(shipped_policies())]) == 0
     out = capsys.readouterr().out
-    assert out.strip().endswith("10 passed, 0 failed")
+    assert out.strip().endswith("16 passed, 0 failed")
     assert "FAIL" not in out
 
 
@@ -86,8 +86,8 @@ def test_explain_shows_every_rule_and_what_it_saw(capsys: pytest.CaptureFixture[
     assert "Decision: redirect to /plans-pricing?reason=no-credits (HTTP 303)" in out
     assert "Decided by: rule 'no-credits'" in out
     assert "saw status = \"ACTIVE\" -> false; did not match" in out
-    assert "saw available = 0.0 -> true; matched: this rule decided" in out
-    assert "saw available = 0.0, cost = 1.0 -> true; not reached: an earlier rule decided" in out
+    assert "saw can_book = false, available = 0.0 -> true; matched: this rule decided" in out
+    assert "saw can_book = false -> true; not reached: an earlier rule decided" in out
 
 
 def test_explain_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,8 +96,8 @@ def test_explain_json(capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(capsys.readouterr().out)
     assert report["decision"]["action"] == "deny"
     assert report["decision"]["rule"] == "plan-paused"
-    assert [r["result"] for r in report["rules"]][:2] == [False, True]
-    assert report["rules"][1]["values"] == {"status": "PAUSED"}
+    assert [r["result"] for r in report["rules"]][:3] == [False, False, True]
+    assert report["rules"][2]["values"] == {"status": "PAUSED"}
 
 
 def test_explain_live_member_from_the_emulator(
@@ -107,10 +107,11 @@ def test_explain_live_member_from_the_emulator(
     monkeypatch.setenv("BOOKING_GATE_WIX_SITE_ID", "test-site-0001")
     monkeypatch.setenv("BOOKING_GATE_WIX_BASE_URL", emulator.url)
     assert main(["explain", "--policies", str(shipped_policies()),
-                 "--member-id", emulator.members["eve"]]) == 0
+                 "--member-id", emulator.members["eve"], "--service", PILATES]) == 0
     out = capsys.readouterr().out
     assert "Decision: allow" in out
-    assert "saw available = 2.5 -> false" in out
+    # Pilates costs 2 in eve's plan (Wix's price, not a configured one); she holds 2.5.
+    assert "saw can_book = true, available = 2.5 -> false" in out
     assert emulator.api_key not in out
     assert os.environ["BOOKING_GATE_WIX_BASE_URL"].startswith("http://127.0.0.1")
 

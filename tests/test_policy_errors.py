@@ -195,7 +195,7 @@ rules:
     when: availble <= 0
     action: redirekt
   - name: ok
-    when: available - 1 > 0
+    when: available == "0"
     action: deny
     status: 200
     message: Not enough credits.
@@ -216,7 +216,7 @@ def test_several_mistakes_are_all_reported_together(
         (12, 11, "two rules are named 'paused'"),
         (13, 11, "did you mean `available`?"),
         (14, 13, "unknown action `redirekt`"),
-        (16, 11, "write 1.0 instead of 1"),
+        (16, 21, "write available == 0"),
         (18, 13, "use a number from 400 to 599"),
     ]
     _, problems = check_policies([path])

@@ -14,9 +14,9 @@ Most generators turn one Hypothesis byte string into an input: each byte is a ch
 One draw per input instead of hundreds keeps 10,000 inputs inside the time budget, and
 Hypothesis still shrinks a failure, since fewer and smaller bytes give a simpler input.
 
-Runs are derandomized, so CI sees the same inputs every time. Each input gets a deadline
-(slow is a failure) and a watchdog (a hang is a failure, not a stuck CI job); the whole
-module has a wall-time budget, reported when it ends.
+Runs are derandomized, so CI sees the same inputs every time. The work is bounded by the
+number of examples, not by wall time; a watchdog turns a hang into a failure instead of a
+stuck CI job, and the module reports how long it took when it ends.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ from __future__ import annotations
 import faulthandler
 import io
 import json
-import os
 import re
 import signal
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,10 +46,9 @@ from gate.policy.model import PolicyFileModel, RuleModel
 from gate.policy.policyset import PolicySet
 
 REPO = Path(__file__).parent.parent
-#: Wall-time budget for the whole module, in seconds (about 30 s on a 2-core machine).
-BUDGET = float(os.environ.get("BOOKING_GATE_FUZZ_BUDGET", "60"))
-#: One input taking longer than this is a hang: the test fails with a traceback.
-HANG_SECONDS = 10
+#: One input taking longer than this is a hang, not slowness: the test fails with a traceback
+#: instead of holding CI. Generous on purpose: how fast the loader is belongs in bench/.
+HANG_SECONDS = 30
 EXAMPLES = {"text": 2_000, "bytes": 500, "mutated": 2_500, "documents": 2_500, "conditions": 3_000}
 MINIMUM_INPUTS = 10_000
 _T = TypeVar("_T")
@@ -63,7 +60,8 @@ _LINE_BREAKS = re.compile("\r\n|[\r\n]")
 def _fuzz_settings(name: str) -> settings:
     return settings(
         max_examples=EXAMPLES[name],
-        deadline=timedelta(seconds=2),
+        # Bounded by example count, never by wall time: a loaded CI machine must not flake.
+        deadline=None,
         derandomize=True,
         database=None,
         print_blob=True,
@@ -97,7 +95,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Run]:
     state = _Run(tmp_path_factory.mktemp("fuzz") / "policy.yaml")
     # Last resort against a hang inside the C++ engine, where no Python signal can reach:
     # dump every thread's stack and end the run instead of stalling CI forever.
-    faulthandler.dump_traceback_later(BUDGET * 3, exit=True)
+    faulthandler.dump_traceback_later(HANG_SECONDS * 20, exit=True)
     try:
         yield state
     finally:
@@ -533,7 +531,7 @@ def test_random_conditions(run: _Run, data: bytes, style: str, typos: bytes) -> 
 
 
 def test_fuzz_totals(run: _Run, capsys: pytest.CaptureFixture[str]) -> None:
-    """Runs last: at least 10,000 inputs went through, within the time budget."""
+    """Runs last: at least 10,000 inputs went through (the time is reported, not judged)."""
     if run.finished != set(EXAMPLES):
         pytest.skip("only part of the fuzz tests ran")
     elapsed = time.monotonic() - run.started
@@ -541,4 +539,3 @@ def test_fuzz_totals(run: _Run, capsys: pytest.CaptureFixture[str]) -> None:
         print(f"\npolicy fuzz: {run.inputs} inputs ({run.valid} valid policy sets) in "
               f"{elapsed:.1f} s, {run.loading:.1f} s of it in the loader")
     assert run.inputs >= MINIMUM_INPUTS
-    assert elapsed < BUDGET, f"the fuzz tests took {elapsed:.0f} s; the budget is {BUDGET:.0f} s"

@@ -16,11 +16,13 @@ __all__ = ["DEMO_SITE_ID", "run_demo"]
 
 DEMO_SITE_ID = "d3m0517e-0000-4000-8000-000000000001"
 _WHO = (
-    ("ana", "3 credits: books; redirected to plans on her 4th booking"),
+    ("ana", "3 credits: books yoga (1) and pilates (2); sent to plans when she runs out"),
     ("ben", "0 credits: sent to the plans page"),
     ("cleo", "plan paused: told so, and stopped"),
     ("dev", "signed in, no plan: sent to the plans page"),
-    ("eve", "2.5 credits in an ACTIVE pool (an ENDED pool's 4 don't count): books"),
+    ("eve", "2.5 credits in a live plan (an ended plan's 4 don't count): books either class"),
+    ("fay", "a yoga-only plan with 4 credits: books yoga; pilates sends her to the plans"),
+    ("gus", "0.5 + 0.5 credits in two plans: one plan pays for a class, so he can't book"),
 )
 
 
@@ -41,13 +43,15 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, policies: Path | None = 
             emulator_url=emulator_url, api_key=api_key, site_id=DEMO_SITE_ID, policies=policy_dir
         )
         base = f"http://{host}:{port}"
-        service = DEMO_SERVICES[0]
+
         print(f"booking-gate demo: open {base}/book-online", flush=True)
         print(f"  Wix emulator on {emulator_url}; policies from {policy_dir}")
         print("  Sign in as one of these, then open a class's booking form:")
         for name, what in _WHO:
             print(f"    {base}/demo/login?member={name:<5} {what}")
-        print(f"  Checkout: {base}/booking-form?bookings_serviceId={service.id}")
+        for service in DEMO_SERVICES:
+            print(f"  Book {service.name} ({service.credits} credit(s)): "
+                  f"{base}/booking-form?bookings_serviceId={service.id}")
         print(f"  Sign out: {base}/demo/logout   (signed-out visitors are sent to sign in)")
         print("  Press Ctrl+C to stop.", flush=True)
         uvicorn.run(app, host=host, port=port, log_level="warning")

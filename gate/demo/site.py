@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gate.balances import credits_for
 from gate.config import WixSettings
 from gate.middleware import BookingGate, PolicySource
 from gate.policy.decision import Decision
@@ -88,6 +89,7 @@ class DemoSite:
             "no-credits": "You have used all your credits. Pick a plan to keep booking.",
             "not-enough-credits": "This class costs more credits than you have left.",
             "no-plan": "You need a plan to book classes.",
+            "not-in-plan": "Your plan does not include this class. Pick a plan that does.",
         }
         note = f"<p><strong>{html.escape(notes[reason])}</strong></p>" if reason in notes else ""
         return _page("plans", "Plans & pricing", note + "<ul><li>5-class pack</li>"
@@ -116,7 +118,7 @@ class DemoSite:
         member = decision.member_id
         if member is None:  # only reachable if a policy lets signed-out visitors through
             return _page("checkout", "Sign in first", "<p>Please sign in.</p>", status=403)
-        spent = await self._spend(member, service.credits)
+        spent = await self._spend(member, service.id)
         if self.gate is not None:
             await self.gate.invalidate(member)
         if not spent:
@@ -127,25 +129,25 @@ class DemoSite:
             headers={"X-Demo-Page": "checkout"},
         )
 
-    async def _spend(self, member_id: str, credits: Decimal) -> bool:
-        """Take ``credits`` from the member's first ACTIVE pool that has enough, at Wix."""
+    async def _spend(self, member_id: str, service_id: str) -> bool:
+        """Redeem one session at Wix from the pool the gate says would pay, at its price."""
         assert self.gate is not None
-        snapshot = await self.gate.loader.source.fetch(member_id)
-        for pool in snapshot.pools:
-            if pool.status == "ACTIVE" and pool.available >= credits:
-                response = await self._http.post(
-                    f"{self._emulator}/benefit-programs/v1/balances/{pool.pool_id}/change",
-                    json={
-                        "idempotencyKey": f"demo-{uuid.uuid4()}",
-                        "type": "ADJUST",
-                        "adjustOptions": {"value": str(-credits),
-                                          "beneficiary": {"memberId": member_id}},
-                        "transactionDetails": {"itemCount": 1, "reason": "Demo booking"},
-                    },
-                    headers=self._app_headers,
-                )
-                return response.status_code == 200
-        return False
+        core = self.gate.core
+        credits = credits_for(await core.source.fetch(member_id), await core.service(service_id))
+        if credits.paying_pool is None:
+            return False
+        response = await self._http.post(
+            f"{self._emulator}/benefit-programs/v1/balances/{credits.paying_pool}/change",
+            json={
+                "idempotencyKey": f"demo-{uuid.uuid4()}",
+                "type": "ADJUST",
+                "adjustOptions": {"value": str(-credits.cost),
+                                  "beneficiary": {"memberId": member_id}},
+                "transactionDetails": {"itemCount": 1, "reason": "Demo booking"},
+            },
+            headers=self._app_headers,
+        )
+        return response.status_code == 200
 
     async def login(self, request: Request) -> Response:
         name = request.query_params.get("member")
@@ -217,7 +219,6 @@ def create_demo_site(
         policies=policies,
         wix=WixSettings(api_key=api_key, site_id=site_id, base_url=emulator_url),
         token_cookie=TOKEN_COOKIE,
-        service_costs={s.id: s.credits for s in DEMO_SERVICES},
         http_client=http,
         **gate_options,  # type: ignore[arg-type]
     )

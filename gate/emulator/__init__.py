@@ -1,7 +1,8 @@
 """A stand-in for https://www.wixapis.com: the Wix endpoints the gate calls, plus test controls.
 
 Used by the test suite and by the demo. ``create_emulator(load_seed(DEMO_SEED_PATH), ...)`` gives
-a Starlette app; serve it with ``gate.testing.run_server`` or uvicorn.
+a Starlette app; serve it with ``gate.testing.run_server`` or uvicorn. ``SCENARIO_SEED_PATH`` is
+a second seed with one member per credit situation, for table-driven tests of a client.
 """
 
 from __future__ import annotations
@@ -9,15 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from gate.emulator.app import WIX_ROUTES, create_emulator
-from gate.emulator.seed import EmulatorSeed, SeedError, load_seed
+from gate.emulator.quirks import Quirks
+from gate.emulator.seed import BOOKINGS_APP_ID, EmulatorSeed, SeedError, load_seed
 
 __all__ = [
+    "BOOKINGS_APP_ID",
     "DEMO_SEED_PATH",
+    "SCENARIO_SEED_PATH",
     "WIX_ROUTES",
     "EmulatorSeed",
+    "Quirks",
     "SeedError",
     "create_emulator",
     "load_seed",
 ]
 
 DEMO_SEED_PATH: Path = Path(__file__).with_name("demo_seed.yaml")
+SCENARIO_SEED_PATH: Path = Path(__file__).with_name("scenario_seed.yaml")

@@ -1,4 +1,7 @@
-"""The emulator's seed file: which members, visitors and balances exist when it starts.
+"""The emulator's seed file: which members, visitors, items and pools exist when it starts.
+
+Items put Bookings services into item sets; a pool's benefits name item sets and a price, so
+the seed alone decides which member can pay for which service, and at what cost (reference §6).
 
 The seed never holds the API key or the site id; those are arguments of ``create_emulator`` so
 that no secret ever lives in a data file.
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,19 +26,24 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 __all__ = [
     "BOOKINGS_APP_ID",
+    "ID_NAMESPACE",
     "POOL_STATUSES",
+    "PRICING_PLANS_NAMESPACE",
     "Amount",
     "EmulatorSeed",
     "PoolStatus",
     "SeedBalance",
     "SeedBenefit",
     "SeedError",
+    "SeedItem",
     "SeedMember",
     "SeedVisitor",
+    "SignedAmount",
     "format_amount",
     "load_seed",
     "parse_amount",
@@ -42,11 +51,16 @@ __all__ = [
 
 # The Wix Bookings app id: the provider of every benefit a class pack grants (reference §6).
 BOOKINGS_APP_ID = "13d21c63-b5ec-5912-8397-c3a5ddb27a97"
+# The namespace of every pool and item that Wix Pricing Plans provisions (reference §6).
+PRICING_PLANS_NAMESPACE = "@wix/pricing-plans"
+# uuid5 namespace for every id the emulator derives, so derived ids are the same on every run.
+ID_NAMESPACE = uuid.UUID("3f0c2a55-6d0e-4b8e-9a51-0c1e7d2b9a10")
 POOL_STATUSES = ("ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING")
 PoolStatus = Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"]
 
-# Wix decimals carry at most 4 decimal places (maxScale 4). Plain digits only: no exponent, no
-# sign, no spaces. 15 integer digits keep every sum well inside Decimal's 28-digit precision.
+# Wix decimals carry at most 4 decimal places (maxScale 4). Plain digits and an optional minus
+# only: no exponent, no plus sign, no spaces. 15 integer digits keep every sum well inside
+# Decimal's 28-digit precision.
 _AMOUNT_RE = re.compile(r"-?\d{1,15}(\.\d{1,4})?")
 
 
@@ -75,6 +89,12 @@ def _check_amount(text: str) -> str:
     return text  # kept verbatim: seeded "7.0000" is emitted as "7.0000"
 
 
+def _check_signed_amount(text: str) -> str:
+    # Only `available` may be negative: Wix never documents it, but a client must survive it.
+    parse_amount(text, signed=True)
+    return text
+
+
 def _check_timestamp(text: str) -> str:
     try:
         datetime.fromisoformat(text)
@@ -91,6 +111,7 @@ def _timestamp_to_text(value: Any) -> Any:
 
 
 Amount = Annotated[str, AfterValidator(_check_amount)]
+SignedAmount = Annotated[str, AfterValidator(_check_signed_amount)]
 Timestamp = Annotated[str, BeforeValidator(_timestamp_to_text), AfterValidator(_check_timestamp)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -116,20 +137,56 @@ class SeedVisitor(_Model):
 
 
 class SeedBenefit(_Model):
+    """One benefit of a pool: redeeming an item of ``itemSetId`` costs ``price`` credits."""
+
     benefitKey: NonEmpty = "classes"
-    itemSetId: str | None = None
+    itemSetId: str | None = None  # None: an item set of its own, holding no item
     price: Amount = "1"
     providerAppId: NonEmpty = BOOKINGS_APP_ID
     displayName: str | None = None
 
 
+class SeedItem(_Model):
+    """A benefit item: one Bookings service inside one item set (reference §6).
+
+    ``service`` is emitted as the item's ``externalId``. The same service may sit in several item
+    sets (one per plan), as it does on a real site.
+    """
+
+    id: NonEmpty
+    service: NonEmpty
+    itemSetId: NonEmpty
+    providerAppId: NonEmpty = BOOKINGS_APP_ID
+    category: str = ""
+    namespace: NonEmpty = PRICING_PLANS_NAMESPACE
+    displayName: str | None = None
+    createdDate: Timestamp = "2026-01-01T09:00:00.000Z"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_id(cls, data: Any) -> Any:
+        # A seed names items by what they are; the id is derived so it is stable across runs.
+        if isinstance(data, dict) and data.get("id") is None:
+            parts = [data.get(k) for k in ("itemSetId", "providerAppId", "category", "service")]
+            key = ":".join(str(part) for part in parts)
+            data = {**data, "id": str(uuid.uuid5(ID_NAMESPACE, f"item:{key}"))}
+        return data
+
+    @property
+    def reference(self) -> tuple[str, str, str, str]:
+        """What makes an item unique in its set: set, provider, category, external id."""
+        return (self.itemSetId, self.providerAppId, self.category, self.service)
+
+
 class SeedBalance(_Model):
+    """A pool and its balance, which share one id (reference §1)."""
+
     id: NonEmpty
     member: NonEmpty = Field(description="a seed member's name or id")
-    available: Amount = "0"
+    available: SignedAmount = "0"
     reserved: Amount = "0"
     status: PoolStatus = "ACTIVE"
-    namespace: NonEmpty = "@wix/pricing-plans"
+    namespace: NonEmpty = PRICING_PLANS_NAMESPACE
     poolDefinitionId: str | None = None
     programDefinitionId: str | None = None
     externalProgramDefinitionId: str | None = None
@@ -141,7 +198,13 @@ class SeedBalance(_Model):
     updatedDate: Timestamp | None = None
     revision: int = Field(default=1, ge=1)
     lastTransactionId: str | None = None
+    # Left out: the seed's defaultBenefits, or else one 1-credit benefit covering nothing.
     benefits: list[SeedBenefit] = Field(default_factory=lambda: [SeedBenefit()], max_length=10)
+
+    @model_validator(mode="after")
+    def _check_benefit_keys(self) -> SeedBalance:
+        _unique("benefits[].benefitKey", [b.benefitKey for b in self.benefits])
+        return self
 
 
 class EmulatorSeed(_Model):
@@ -149,6 +212,10 @@ class EmulatorSeed(_Model):
     site_id: str | None = None
     members: list[SeedMember] = []
     visitors: list[SeedVisitor] = []
+    items: list[SeedItem] = []
+    # The benefits of a pool that names none (in this file or through POST /_emulator/balances),
+    # so a test can mint a pool that covers the seed's services without repeating item sets.
+    defaultBenefits: list[SeedBenefit] | None = Field(default=None, min_length=1, max_length=10)
     balances: list[SeedBalance] = []
 
     def find_member(self, name_or_id: str) -> SeedMember | None:
@@ -163,12 +230,34 @@ class EmulatorSeed(_Model):
         _unique("members[].name", [m.name for m in self.members])
         _unique("members[].id", [m.id for m in self.members] + [v.id for v in self.visitors])
         _unique("balances[].id", [b.id for b in self.balances])
+        _unique("items[].id", [i.id for i in self.items])
+        _unique("items[] (itemSetId, providerAppId, category, service)",
+                [":".join(i.reference) for i in self.items])
         tokens = [t for m in self.members for t in m.tokens]
         _unique("tokens", tokens + [t for v in self.visitors for t in v.tokens])
+        if self.defaultBenefits is not None:
+            _unique("defaultBenefits[].benefitKey", [b.benefitKey for b in self.defaultBenefits])
         for index, balance in enumerate(self.balances):
             if self.find_member(balance.member) is None:
                 raise ValueError(f"balances.{index}.member: unknown member {balance.member!r}")
+        self._check_item_sets()
         return self
+
+    def _check_item_sets(self) -> None:
+        # A seed without items predates them: its item set ids cannot be checked. With items, a
+        # benefit naming an empty item set is almost surely a typo that would silently cover
+        # nothing, so it is refused.
+        if not self.items:
+            return
+        known = {item.itemSetId for item in self.items}
+        named = [(f"balances.{i}.benefits", b.benefits) for i, b in enumerate(self.balances)]
+        named.append(("defaultBenefits", self.defaultBenefits or []))
+        for where, benefits in named:
+            for index, benefit in enumerate(benefits):
+                if benefit.itemSetId is not None and benefit.itemSetId not in known:
+                    raise ValueError(
+                        f"{where}.{index}.itemSetId: no item is in item set {benefit.itemSetId!r}"
+                    )
 
 
 def _unique(field: str, values: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""In-memory state of one emulator instance, and the Wix JSON shapes built from it.
+"""In-memory state of one emulator instance: pools and balances, items, tokens, faults, calls.
 
 Every method here is synchronous. The app runs on one event loop, so a read-modify-write done
 inside a single call cannot interleave with another request; that is the whole concurrency story.
@@ -9,64 +9,41 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gate.emulator.seed import EmulatorSeed, SeedBalance, SeedMember, format_amount, parse_amount
+from gate.emulator.errors import app_error, validation_error
+from gate.emulator.quirks import Quirks
+from gate.emulator.seed import (
+    ID_NAMESPACE,
+    EmulatorSeed,
+    SeedBalance,
+    SeedBenefit,
+    SeedItem,
+    SeedMember,
+    format_amount,
+    parse_amount,
+)
+from gate.emulator.shapes import balance_json
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME",
-    "ApiError",
+    "TIMELINE_LIMIT",
     "BalanceRecord",
     "EmulatorState",
     "Fault",
     "TokenRecord",
-    "app_error",
-    "balance_json",
     "iso_now",
-    "member_json",
-    "pool_json",
-    "validation_error",
 ]
 
 DEFAULT_TOKEN_LIFETIME = 14400  # Wix access tokens live 4 hours (reference §3)
+TIMELINE_LIMIT = 100_000  # a long demo run must not grow the call timeline without bound
 _SEED_LIFETIME = 365 * 24 * 3600  # fixed test tokens should never expire mid-run
 _UPPER_LIMIT = Decimal("999999999999999")  # keeps sums exact within Decimal's precision
-_IDS = uuid.UUID("3f0c2a55-6d0e-4b8e-9a51-0c1e7d2b9a10")  # namespace for deterministic ids
-
-
-class ApiError(Exception):
-    """An HTTP error with a Wix-shaped JSON body; the app turns it into a response."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message", ""))
-        self.status = status
-        self.body = body
-
-
-def app_error(
-    status: int, code: str, message: str, *, description: str | None = None, data: Any = None
-) -> ApiError:
-    """The standard ``applicationError`` envelope (reference §1b)."""
-    details = {
-        "code": code,
-        "description": message if description is None else description,
-        "data": data or {},
-    }
-    return ApiError(status, {"message": message, "details": {"applicationError": details}})
-
-
-def validation_error(field_name: str, description: str, rule: str = "FORMAT") -> ApiError:
-    """A 400 with the ``validationError`` envelope naming the offending field."""
-    violation = {"field": field_name, "description": description, "violatedRule": rule, "data": {}}
-    body = {
-        "message": f"{field_name}: {description}",
-        "details": {"validationError": {"fieldViolations": [violation]}},
-    }
-    return ApiError(400, body)
 
 
 def iso_now() -> str:
@@ -75,10 +52,15 @@ def iso_now() -> str:
 
 @dataclass
 class BalanceRecord:
-    """One pool and its balance (they share an id). Amounts are kept as the text to emit."""
+    """One pool and its balance (they share an id). Amounts are kept as the text to emit.
+
+    ``benefits`` are the seed's, with every item set id resolved, so the pool JSON and the
+    eligibility check can never disagree about which item set a benefit covers.
+    """
 
     seed: SeedBalance
     member_id: str
+    benefits: list[SeedBenefit]
     available: str
     reserved: str
     status: str
@@ -93,11 +75,14 @@ class BalanceRecord:
         return self.seed.id
 
     @classmethod
-    def from_seed(cls, seed: SeedBalance, member_id: str) -> BalanceRecord:
+    def from_seed(
+        cls, seed: SeedBalance, member_id: str, benefits: list[SeedBenefit]
+    ) -> BalanceRecord:
         updated = seed.updatedDate or seed.createdDate
         return cls(
             seed=seed,
             member_id=member_id,
+            benefits=benefits,
             available=seed.available,
             reserved=seed.reserved,
             status=seed.status,
@@ -144,10 +129,16 @@ class EmulatorState:
     seed: EmulatorSeed
     api_key: str = field(repr=False)
     site_id: str
+    clock: Callable[[], float] = time.monotonic
     balances: dict[str, BalanceRecord] = field(default_factory=dict)
+    items: dict[str, SeedItem] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict, repr=False)
     calls: Counter[str] = field(default_factory=Counter)
+    timeline: deque[tuple[str, float]] = field(
+        default_factory=lambda: deque(maxlen=TIMELINE_LIMIT)
+    )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    quirks: Quirks = field(default_factory=Quirks)
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
     generation: int = 0
     serial: int = 0
@@ -156,14 +147,18 @@ class EmulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Back to the seed: balances, tokens, faults, call counts and idempotency keys."""
+        """Back to the seed: pools, items, tokens, faults, quirks, calls and idempotency keys."""
         self.generation += 1
         self.serial = 0
         self.balances.clear()
+        self.items.clear()
         self.tokens.clear()
-        self.calls.clear()
+        self.clear_calls()
         self.faults.clear()
+        self.quirks = Quirks()
         self.idempotency.clear()
+        for item in self.seed.items:
+            self.add_item(item)
         for balance in self.seed.balances:
             self.add_balance(balance)
         subjects = [("MEMBER", m.id, m.tokens) for m in self.seed.members]
@@ -175,7 +170,7 @@ class EmulatorState:
     def next_id(self, kind: str) -> str:
         """A fresh GUID that is the same on every run with the same sequence of calls."""
         self.serial += 1
-        return str(uuid.uuid5(_IDS, f"{kind}:{self.generation}:{self.serial}"))
+        return str(uuid.uuid5(ID_NAMESPACE, f"{kind}:{self.generation}:{self.serial}"))
 
     # -- members and tokens -------------------------------------------------------------------
 
@@ -197,7 +192,20 @@ class EmulatorState:
     def member_by_id(self, member_id: str) -> SeedMember | None:
         return next((m for m in self.seed.members if m.id == member_id), None)
 
-    # -- faults and call counts ---------------------------------------------------------------
+    # -- calls and faults ---------------------------------------------------------------------
+
+    def record_call(self, route: str) -> None:
+        """Count a call and stamp it with the clock, for per-route and per-window counts."""
+        self.calls[route] += 1
+        self.timeline.append((route, self.clock()))
+
+    def clear_calls(self) -> None:
+        self.calls.clear()
+        self.timeline.clear()
+
+    def calls_since(self, start: float) -> Counter[str]:
+        """Calls per route stamped at or after ``start`` (a rolling window's left edge)."""
+        return Counter(route for route, at in self.timeline if at >= start)
 
     def add_fault(self, route: str, fault: Fault) -> None:
         self.faults.setdefault(route, []).append(fault)
@@ -214,7 +222,30 @@ class EmulatorState:
                 queue.pop(0)
         return fault
 
-    # -- balances -----------------------------------------------------------------------------
+    # -- items --------------------------------------------------------------------------------
+
+    def add_item(self, item: SeedItem) -> SeedItem:
+        if item.id in self.items:
+            raise app_error(409, "ALREADY_EXISTS", f"Item {item.id} already exists")
+        if any(known.reference == item.reference for known in self.items.values()):
+            raise app_error(409, "ALREADY_EXISTS", "Item already exists in this item set")
+        self.items[item.id] = item
+        return item
+
+    def get_item(self, item_id: str) -> SeedItem:
+        item = self.items.get(item_id)
+        if item is None:
+            raise app_error(404, "NOT_FOUND", "Item not found")
+        return item
+
+    def item_set_holds(
+        self, item_set_id: str, external_id: str, provider_app_id: str, category: str
+    ) -> bool:
+        """Whether the item set contains the item that the reference names."""
+        wanted = (item_set_id, provider_app_id, category, external_id)
+        return any(item.reference == wanted for item in self.items.values())
+
+    # -- pools and balances -------------------------------------------------------------------
 
     def add_balance(self, seed: SeedBalance) -> BalanceRecord:
         member = self.seed.find_member(seed.member)
@@ -222,14 +253,32 @@ class EmulatorState:
             raise validation_error("member", f"unknown member {seed.member!r}")
         if seed.id in self.balances:
             raise app_error(409, "ALREADY_EXISTS", f"Balance {seed.id} already exists")
-        record = BalanceRecord.from_seed(seed, member.id)
+        record = BalanceRecord.from_seed(seed, member.id, self._benefits_of(seed))
         self.balances[seed.id] = record
         return record
+
+    def _benefits_of(self, seed: SeedBalance) -> list[SeedBenefit]:
+        benefits = seed.benefits
+        if "benefits" not in seed.model_fields_set and self.seed.defaultBenefits is not None:
+            benefits = self.seed.defaultBenefits
+        # A benefit without an item set gets one of its own per pool definition: Wix always
+        # sends an itemSetId, and an item set nobody filled covers nothing.
+        own = str(uuid.uuid5(ID_NAMESPACE, f"item-set:{seed.poolDefinitionId or seed.id}"))
+        return [
+            b if b.itemSetId is not None else b.model_copy(update={"itemSetId": own})
+            for b in benefits
+        ]
 
     def get_balance(self, pool_id: str) -> BalanceRecord:
         record = self.balances.get(pool_id)
         if record is None:
             raise app_error(404, "NOT_FOUND", "Balance not found")
+        return record
+
+    def get_pool(self, pool_id: str) -> BalanceRecord:
+        record = self.balances.get(pool_id)
+        if record is None:
+            raise app_error(404, "NOT_FOUND", "Pool not found")
         return record
 
     def change_balance(self, pool_id: str, key: str, kind: str, value: Decimal) -> dict[str, Any]:
@@ -277,134 +326,3 @@ class EmulatorState:
     def _touch(record: BalanceRecord) -> None:
         record.revision += 1
         record.updated_date = iso_now()
-
-
-# -- Wix JSON shapes ----------------------------------------------------------------------------
-
-
-def _compact(values: dict[str, Any]) -> dict[str, Any]:
-    # Optional Wix fields are absent rather than null when the pool has no value for them.
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def balance_json(record: BalanceRecord) -> dict[str, Any]:
-    """A Balance in REST names (reference §1)."""
-    seed = record.seed
-    pool_info = _compact(
-        {
-            "id": seed.id,
-            "poolDefinitionId": seed.poolDefinitionId,
-            "programDefinitionId": seed.programDefinitionId,
-            "programId": seed.programId,
-            "creditAmount": seed.creditAmount,
-            "namespace": seed.namespace,
-            "externalProgramDefinitionId": seed.externalProgramDefinitionId,
-            "externalProgramId": seed.externalProgramId,
-            "creditRolloverConfiguration": {"enabled": False},
-            "status": record.status,
-        }
-    )
-    balance = {
-        "id": seed.id,
-        "revision": str(record.revision),
-        "createdDate": seed.createdDate,
-        "updatedDate": record.updated_date,
-        "beneficiary": {"memberId": record.member_id},
-        "amount": {"available": record.available, "reserved": record.reserved},
-        "poolInfo": pool_info,
-        "lastTransactionId": record.last_transaction_id,
-    }
-    return _compact(balance)
-
-
-def pool_json(record: BalanceRecord) -> dict[str, Any]:
-    """A Pool in REST names (reference §2). It carries no balance, exactly like Wix."""
-    seed = record.seed
-    item_set_default = str(uuid.uuid5(_IDS, f"item-set:{seed.poolDefinitionId or seed.id}"))
-    benefits = [
-        _compact(
-            {
-                "benefitKey": benefit.benefitKey,
-                "itemSetId": benefit.itemSetId or item_set_default,
-                "price": benefit.price,
-                "providerAppId": benefit.providerAppId,
-                "displayName": benefit.displayName,
-            }
-        )
-        for benefit in seed.benefits
-    ]
-    details: dict[str, Any] = {"benefits": benefits}
-    if seed.creditAmount is not None:  # no creditConfiguration means an unlimited plan
-        details["creditConfiguration"] = {
-            "amount": seed.creditAmount,
-            "rolloverConfiguration": {"enabled": False},
-        }
-    pool = {
-        "id": seed.id,
-        "revision": str(record.pool_revision),
-        "createdDate": seed.createdDate,
-        "updatedDate": record.pool_updated_date,
-        "poolDefinitionId": seed.poolDefinitionId,
-        "programDefinitionId": seed.programDefinitionId,
-        "programId": seed.programId,
-        "status": record.status,
-        "beneficiary": {"memberId": record.member_id},
-        "details": details,
-        "displayName": seed.displayName,
-        "namespace": seed.namespace,
-        "programDefinition": _compact(
-            {
-                "id": seed.programDefinitionId,
-                "externalId": seed.externalProgramDefinitionId,
-                "displayName": seed.displayName,
-            }
-        ),
-        "program": _compact(
-            {
-                "id": seed.programId,
-                "externalId": seed.externalProgramId,
-                "displayName": seed.displayName,
-            }
-        ),
-        "renewalCount": 0,
-    }
-    return _compact(pool)
-
-
-def member_json(member: SeedMember, fieldsets: set[str]) -> dict[str, Any]:
-    """A Member as GetMyMember returns it; PUBLIC (the default) hides email and statuses."""
-    nickname = member.nickname or member.name.capitalize()
-    contact_id = member.contactId or str(uuid.uuid5(_IDS, f"contact:{member.id}"))
-    result: dict[str, Any] = {
-        "id": member.id,
-        "contactId": contact_id,
-        "profile": {
-            "nickname": nickname,
-            "slug": member.name,
-            "photo": {"id": "", "url": "", "height": 0, "width": 0},
-            "title": None,
-        },
-        "status": "UNKNOWN",
-        "privacyStatus": "UNKNOWN",
-        "activityStatus": "UNKNOWN",
-        "createdDate": member.createdDate,
-        "updatedDate": member.createdDate,
-    }
-    if fieldsets & {"EXTENDED", "FULL"}:
-        result.update(
-            loginEmail=member.email,
-            loginEmailVerified=True,
-            status="APPROVED",
-            privacyStatus="PUBLIC",
-            activityStatus="ACTIVE",
-        )
-    if "FULL" in fieldsets:
-        result["contact"] = {
-            "firstName": nickname,
-            "lastName": "",
-            "phones": [],
-            "emails": [member.email],
-            "addresses": [],
-            "customFields": {},
-        }
-    return result

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection
 
+from gate.config import ENV_SESSION_SECRET
 from gate.errors import ConfigError
 from gate.identity.base import Identity
 
-__all__ = ["SignedCookieResolver"]
+__all__ = ["MIN_SECRET_CHARS", "MIN_SECRET_DISTINCT", "SignedCookieResolver"]
 
 _SALT = "booking-gate.session"
+#: Shorter secrets, or ones with fewer distinct characters ("aaaa...", "abababab..."), are
+#: refused: anyone holding the secret can sign a cookie for any member.
+MIN_SECRET_CHARS = 16
+MIN_SECRET_DISTINCT = 8
 
 
 class SignedCookieResolver:
@@ -18,15 +26,29 @@ class SignedCookieResolver:
 
     A missing cookie means "not mine"; a forged, tampered or older-than-``max_age`` cookie
     means a signed-out visitor. The host app creates the value with ``sign(member_id)``.
+
+    Without ``secret``, the secret is read from BOOKING_GATE_SESSION_SECRET in ``environ``
+    (``os.environ`` by default). The secret never appears in ``repr`` or in error messages.
     """
 
     name = "session-cookie"
 
-    def __init__(self, *, secret: str, cookie: str = "gate_session", max_age: int = 14 * 86400):
-        if not secret or len(secret) < 16:
-            raise ConfigError(
-                "the session secret must be at least 16 characters; set BOOKING_GATE_SESSION_SECRET"
-            )
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        cookie: str = "gate_session",
+        max_age: int = 14 * 86400,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if secret is None:
+            secret = (os.environ if environ is None else environ).get(ENV_SESSION_SECRET)
+            if secret is None:
+                raise ConfigError(
+                    f"the session secret is missing: set {ENV_SESSION_SECRET} (at least "
+                    f"{MIN_SECRET_CHARS} random characters) or pass secret="
+                )
+        _check_secret(secret)
         self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
         self._cookie = cookie
         self._max_age = max_age
@@ -50,3 +72,22 @@ class SignedCookieResolver:
         if not isinstance(member_id, str) or not member_id:
             return Identity(member_id=None, via=self.name)
         return Identity(member_id=member_id, via=self.name)
+
+
+def _check_secret(secret: object) -> None:
+    """Refuse secrets an attacker could guess; say why without ever showing the value."""
+    where = f"the session secret ({ENV_SESSION_SECRET} or secret=)"
+    if not isinstance(secret, str):
+        raise ConfigError(f"{where} must be a string, got {type(secret).__name__}")
+    if not secret.strip():
+        raise ConfigError(f"{where} is empty or only whitespace")
+    if len(secret) < MIN_SECRET_CHARS:
+        raise ConfigError(
+            f"{where} must be at least {MIN_SECRET_CHARS} characters, got {len(secret)}"
+        )
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        raise ConfigError(
+            f"{where} is too easy to guess: it has fewer than {MIN_SECRET_DISTINCT} different "
+            "characters. Generate one with: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'"
+        )

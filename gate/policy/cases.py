@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gate.balances import BalanceSnapshot, PoolBalance
+from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
 from gate.errors import PolicyProblem
 from gate.identity.base import ANONYMOUS, Identity
 from gate.policy.cases_model import (
@@ -217,27 +217,35 @@ def case_facts(
     elif isinstance(case.member, MemberModel):
         member = case.member
         identity = Identity(member.id, "test")
-        balance = BalanceSnapshot(member.id, _pools(member), 0.0, "test")
+        balance = BalanceSnapshot(member.id, _pools(member, case.request), 0.0, "test")
         age = member.age_minutes * 60
     request = case.request
+    known = request.known and bool(request.service)
+    service = ServiceInfo(request.service, known=known,
+                          item_sets=frozenset({_ITEM_SET}) if known else frozenset())
     return Facts(
-        identity=identity, balance=balance, service=request.service, cost=Decimal(request.cost),
-        path=request.path, method=request.method, now=now, today=policy_set.today(now),
-        balance_age=age,
+        identity=identity, balance=balance, service=service, path=request.path,
+        method=request.method, now=now, today=policy_set.today(now), balance_age=age,
     )
 
 
-def _pools(member: MemberModel) -> tuple[PoolBalance, ...]:
+#: The one item set a test case's service belongs to; a pool that covers it has a benefit here.
+_ITEM_SET = "test-item-set"
+
+
+def _pool(index: int, pool: MemberModel | PoolModel, request: RequestModel) -> PoolBalance:
+    price = getattr(pool, "price", None) or request.cost
+    benefits = (Benefit(_ITEM_SET, Decimal(price)),) if pool.covers else ()
+    return PoolBalance(f"pool-{index}", Decimal(pool.available or 0), Decimal(pool.reserved),
+                       pool.status, plan_id=pool.plan, benefits=benefits)
+
+
+def _pools(member: MemberModel, request: RequestModel) -> tuple[PoolBalance, ...]:
     if member.pools is not None:
-        return tuple(
-            PoolBalance(f"pool-{i}", Decimal(p.available), Decimal(p.reserved), p.status,
-                        plan_id=p.plan)
-            for i, p in enumerate(member.pools)
-        )
+        return tuple(_pool(i, p, request) for i, p in enumerate(member.pools))
     if member.available is None:
         return ()
-    return (PoolBalance("pool-0", Decimal(member.available), Decimal(member.reserved),
-                        member.status, plan_id=member.plan),)
+    return (_pool(0, member, request),)
 
 
 def describe(decision: Decision) -> str:

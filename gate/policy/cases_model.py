@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from gate.balances import KnownPoolStatus
 from gate.wix.models import AMOUNT_PATTERN
 
 __all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
@@ -48,8 +49,12 @@ class PoolModel(_Strict):
 
     available: Amount = Field(description='Credits in this pool, like "2.5".')
     reserved: Amount = "0"
-    status: Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"] = "ACTIVE"
+    status: KnownPoolStatus = "ACTIVE"
     plan: str | None = Field(default=None, description="The plan (pricing plan) id.")
+    covers: bool = Field(default=True, description="Whether this plan includes the service "
+                         "asked for. false: like a yoga-only plan asked for pilates.")
+    price: Amount | None = Field(default=None, description="Credits one session costs from "
+                                 "this plan; the request's cost if left out.")
 
 
 class MemberModel(_Strict):
@@ -57,8 +62,9 @@ class MemberModel(_Strict):
 
     available: Amount | None = Field(default=None, description='Credits: 3 or "2.5".')
     reserved: Amount = "0"
-    status: Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"] = "ACTIVE"
+    status: KnownPoolStatus = "ACTIVE"
     plan: str | None = None
+    covers: bool = Field(default=True, description="Whether the plan includes the service.")
     pools: list[PoolModel] | None = Field(default=None, description="Several pools instead of "
                                           "one; leave out available/status then.")
     age_minutes: float = Field(default=0, ge=0, description="How old the balance is, in minutes.")
@@ -68,8 +74,9 @@ class MemberModel(_Strict):
 class RequestModel(_Strict):
     path: str = Field(default="/booking-form", pattern=r"^/")
     method: Literal["GET", "POST"] = "GET"
-    service: str = ""
+    service: str = "service-1"
     cost: Amount = Field(default="1", description="Credits one session of the service costs.")
+    known: bool = Field(default=True, description="false: a service id Wix does not know.")
 
 
 class ExpectModel(_Strict):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 
-from gate.balances import BalanceSnapshot, PoolBalance
+from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
 from gate.errors import PolicyError, PolicyProblem
 from gate.identity.base import ANONYMOUS, Identity
 from gate.policy.context import Facts, variables_read
@@ -380,8 +380,8 @@ def _condition(
     if isinstance(result, CompileFailure):
         # Point at the exact spot inside the condition, through quotes and folded lines.
         line, col = located.inside((*base, "when"), source, result.line, result.column)
-        problems.append(PolicyProblem(file, line, col, condition_message(result.message, source),
-                                      rule=rule, code="condition"))
+        message = condition_message(result.message, source, result.operands)
+        problems.append(PolicyProblem(file, line, col, message, rule=rule, code="condition"))
         return None
     failures = [
         (label, outcome) for label, activation in samples
@@ -520,22 +520,36 @@ def _set_settings(
 def _samples() -> Iterable[tuple[str, Facts]]:
     """Members every condition must be able to handle without an error."""
     now = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
+    item_set = "sample-item-set"
+    service = ServiceInfo("sample-service", known=True, item_sets=frozenset({item_set}))
+    unknown = ServiceInfo("made-up-service", known=False)
 
     def snapshot(*pools: PoolBalance) -> BalanceSnapshot:
         return BalanceSnapshot(member_id="sample", pools=pools, fetched_at=0.0, source="sample")
 
-    def pool(status: str, available: str) -> PoolBalance:
-        return PoolBalance("pool", Decimal(available), Decimal(0), status, plan_id="plan")
+    def pool(status: str, available: str, covers: bool = True) -> PoolBalance:
+        benefits = (Benefit(item_set, Decimal(1)),) if covers else ()
+        return PoolBalance("pool", Decimal(available), Decimal(0), status, plan_id="plan",
+                           benefits=benefits)
 
     member = Identity("sample", "sample")
     cases = [
-        ("a signed-out visitor", ANONYMOUS, None),
-        ("a member with no plan", member, snapshot()),
-        ("a member with 2.5 credits", member, snapshot(pool("ACTIVE", "2.5"))),
-        ("a member with 0 credits", member, snapshot(pool("ACTIVE", "0"))),
-        ("a member whose plan is paused", member, snapshot(pool("PAUSED", "5"))),
+        ("a signed-out visitor", ANONYMOUS, None, service, 0.0),
+        ("a member with no plan", member, snapshot(), service, 0.0),
+        ("a member with 2.5 credits", member, snapshot(pool("ACTIVE", "2.5")), service, 0.0),
+        ("a member with 0 credits", member, snapshot(pool("ACTIVE", "0")), service, 0.0),
+        ("a member with credits split over two plans", member,
+         snapshot(pool("ACTIVE", "0.5"), pool("ACTIVE", "0.5")), service, 0.0),
+        ("a member whose balance is negative", member, snapshot(pool("ACTIVE", "-1")),
+         service, 0.0),
+        ("a member whose plan does not include the class", member,
+         snapshot(pool("ACTIVE", "3", covers=False)), service, 0.0),
+        ("a member whose plan is paused", member, snapshot(pool("PAUSED", "5")), service, 0.0),
+        ("a member whose balance is an hour old", member, snapshot(pool("ACTIVE", "1")),
+         service, 3600.0),
+        ("a service Wix does not know", member, snapshot(pool("ACTIVE", "1")), unknown, 0.0),
     ]
-    for label, identity, balance in cases:
-        yield label, Facts(identity=identity, balance=balance, service="", cost=Decimal(1),
+    for label, identity, balance, info, age in cases:
+        yield label, Facts(identity=identity, balance=balance, service=info,
                            path="/booking-form", method="GET", now=now, today="2026-01-01",
-                           balance_age=0.0)
+                           balance_age=age)

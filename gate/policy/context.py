@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gate.balances import BalanceSnapshot
+from gate.balances import (
+    BalanceSnapshot,
+    ServiceCredits,
+    ServiceInfo,
+    credits_for,
+    pool_price,
+)
 from gate.identity.base import Identity
 
 __all__ = ["VARIABLES", "VARIABLE_NAMES", "Facts", "Variable", "variables_read"]
@@ -30,18 +36,29 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("available", "number", "credits the member can spend now (ACTIVE plans only)",
-             "available <= 0"),
-    Variable("reserved", "number", "credits held for bookings not yet confirmed", "reserved > 0"),
-    Variable("cost", "number", "credits one session of the requested service costs",
-             "available < cost"),
+    Variable("can_book", "yes/no", "one of the member's plans can pay for one session of this "
+             "service now (one plan pays for a session; credits of two plans never add up)",
+             "!can_book"),
+    Variable("sessions_left", "number", "how many sessions of this service the member can "
+             "still pay for, plan by plan", "sessions_left < 2"),
+    Variable("cost", "number", "credits one session of this service costs, from the plan that "
+             "would pay (0 when no plan includes it)", "cost > 1"),
+    Variable("available", "number", "credits in the member's live plans that include this "
+             "service", "available <= 0"),
+    Variable("reserved", "number", "credits held for bookings of this service not yet "
+             "confirmed", "reserved > 0"),
+    Variable("covered", "yes/no", "one of the member's live plans includes this service, "
+             "whatever its balance", "!covered"),
+    Variable("service_known", "yes/no", "the service is one Wix knows (a class some plan can "
+             "pay for); false for a made-up or deleted service id", "!service_known"),
     Variable("status", "text", "plan status: ACTIVE, PAUSED, ENDED, PENDING, PROVISIONING, "
              "RENEWING, or NONE when the member has no plan", 'status == "PAUSED"'),
     Variable("has_plan", "yes/no", "whether the member holds a plan that has not ended",
              "!has_plan"),
     Variable("plans", "list of text", "ids of the plans (pricing plans) the member holds",
              '"gold-plan-id" in plans'),
-    Variable("pools", "list of pools", "every pool: id, status, available, reserved, plan",
+    Variable("pools", "list of pools", "every plan the member holds: id, status, available, "
+             "reserved, plan, covers (includes this service), price (credits per session)",
              'pools.exists(p, p.status == "PAUSED")'),
     Variable("signed_in", "yes/no", "whether the visitor is a signed-in member", "!signed_in"),
     Variable("member", "text", "the member's id, empty when signed out", 'member == ""'),
@@ -71,54 +88,66 @@ def variables_read(source: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """Everything known about one checkout request, before it is turned into CEL values."""
+    """Everything known about one checkout request, before it is turned into CEL values.
+
+    This is the one place rule inputs are built, for enforcement, ``explain``, policy tests
+    and the loader's sample members alike.
+    """
 
     identity: Identity
     balance: BalanceSnapshot | None
-    service: str
-    cost: Any  # Decimal
+    service: ServiceInfo
     path: str
     method: str
     now: dt.datetime
     today: str
     balance_age: float
 
+    @property
+    def credits(self) -> ServiceCredits:
+        return credits_for(self.balance, self.service)
+
     def as_cel(self) -> dict[str, Any]:
         """The activation for the engine: Decimal → float happens here and nowhere else."""
-        balance = self.balance
+        balance, service = self.balance, self.service
+        credits = self.credits
         if balance is None:
-            available = reserved = 0.0
             status, has_plan = "NONE", False
             plans: list[str] = []
             pools: list[dict[str, Any]] = []
         else:
-            available, reserved = float(balance.available), float(balance.reserved)
             status, has_plan = balance.status, balance.has_plan
-            plans = [p.plan_id for p in balance.pools if p.plan_id and p.status != "ENDED"]
-            pools = [
-                {
+            plans = list(balance.plans)
+            pools = []
+            for p in balance.pools:
+                price = pool_price(p, service) if service.known else None
+                pools.append({
                     "id": p.pool_id,
                     "status": p.status,
                     "available": float(p.available),
                     "reserved": float(p.reserved),
                     "plan": p.plan_id or "",
-                }
-                for p in balance.pools
-            ]
+                    "covers": price is not None,
+                    "price": float(price) if price is not None else 0.0,
+                })
         return {
-            "available": available,
-            "reserved": reserved,
-            "cost": float(self.cost),
+            "can_book": credits.can_book,
+            "sessions_left": float(credits.sessions_left),
+            "cost": float(credits.cost),
+            "available": float(credits.available),
+            "reserved": float(credits.reserved),
+            "covered": credits.covered,
+            "service_known": service.known,
             "status": status,
             "has_plan": has_plan,
             "plans": plans,
             "pools": pools,
             "signed_in": self.identity.signed_in,
             "member": self.identity.member_id or "",
-            "service": self.service,
+            "service": service.id,
             "path": self.path,
             "method": self.method,
             "now": self.now,
             "today": self.today,
-            "balance_age": self.balance_age,
+            "balance_age": float(self.balance_age),
         }

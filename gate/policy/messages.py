@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gate.policy.context import VARIABLE_NAMES, VARIABLES
+from gate.policy.engine import split_types
 from gate.policy.yaml_source import YAML11_BOOLEANS
 
 __all__ = ["condition_message", "did_you_mean", "field_message"]
@@ -29,6 +30,7 @@ _TOKEN = re.compile(r"(?:extraneous input|mismatched input|no viable alternative
 _MACROS = re.compile(r"\.\s*(?:exists|all|exists_one|filter|map)\s*\(")
 _MISSING_KEY = re.compile(r"(?:No such key|Key not found in map)\s*:?\s*\"?([^\"\s]+)")
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+_ARITHMETIC = {"+", "-", "*", "/", "%"}
 _OPERATORS = {
     "_<=_": "<=", "_<_": "<", "_>=_": ">=", "_>_": ">", "_==_": "==", "_!=_": "!=",
     "_+_": "+", "_-_": "-", "_*_": "*", "_/_": "/", "_%_": "%", "_&&_": "&&", "_||_": "||",
@@ -57,6 +59,22 @@ _TYPE_WORDS = {
     "duration": "a length of time", "bytes": "bytes", "dyn": "a value",
 }
 _PLAIN_KINDS = {"text", "a number", "true/false"}
+_NUMERIC = {"double", "int", "int64", "uint", "uint64"}
+_WHOLE_TYPES = {"int", "int64", "uint", "uint64"}
+_FAMILIES = {
+    "string": "text", "bool": "yes/no", "google.protobuf.timestamp": "time", "timestamp": "time",
+    "list": "list", "map": "pool", "null_type": "null", "duration": "duration",
+}
+_FAMILY_WORDS = {
+    "number": "a number", "text": "text", "yes/no": "true or false", "time": "a time",
+    "list": "a list", "pool": "a pool", "null": "nothing (null)", "duration": "a length of time",
+}
+_STRING_LITERAL = re.compile(r"""(["'])((?:(?!\1)[^\\]|\\.)*)\1""")
+_NUMBER_LITERAL = re.compile(
+    r"[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)[uU]?")
+#: Text or numbers people write for true and false.
+_TRUTH = {"true": True, "yes": True, "y": True, "on": True, "1": True,
+          "false": False, "no": False, "n": False, "off": False, "0": False}
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:
@@ -75,19 +93,30 @@ def did_you_mean(word: str, options: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
-def condition_message(engine_message: str, source: str) -> str:
-    """Turn a CEL compile or evaluation error into a sentence for studio staff."""
+def condition_message(
+    engine_message: str, source: str, operands: Sequence[str] = ()
+) -> str:
+    """Turn a CEL compile or evaluation error into a sentence for studio staff.
+
+    ``operands``, when the engine found them, are the texts on each side of the operator
+    that was used on values of the wrong kinds: the message then quotes them and shows the
+    condition as it should be written.
+    """
     undeclared = _UNDECLARED.search(engine_message)
     if undeclared:
         return _unknown_name(undeclared.group(1), source)
     overload = _OVERLOAD.search(engine_message)
     if overload:
-        op = overload.group(1) or overload.group(3) or ""
-        args = _split_types(overload.group(2) or overload.group(4) or "")
-        return _type_clash(op.strip(), args, source)
+        op = (overload.group(1) or overload.group(3) or "").strip()
+        args = split_types(overload.group(2) or overload.group(4) or "")
+        if len(operands) == 2 and len(args) == 2:
+            clash = _operand_clash(_OPERATORS.get(op, op.strip("_")), args, *operands)
+            if clash:
+                return clash
+        return _type_clash(op, args, source)
     method = _OVERLOAD_METHOD.search(engine_message)
     if method:
-        args = _split_types(method.group(3))
+        args = split_types(method.group(3))
         return _type_clash(method.group(2), [method.group(1), *args], source)
     bare = _OVERLOAD_BARE.search(engine_message)
     if bare:
@@ -101,20 +130,6 @@ def condition_message(engine_message: str, source: str) -> str:
         return (f"this condition gives {kind}, not true or false; compare it with "
                 "something, like  available <= 0  or  status == \"PAUSED\"")
     return _runtime_message(engine_message)
-
-
-def _split_types(text: str) -> list[str]:
-    """"list(int), map(string, dyn)" → its two types: split at commas outside brackets."""
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        depth += (ch in "(<") - (ch in ")>")
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    parts.append(current.strip())
-    return [p for p in parts if p]
 
 
 def _runtime_message(engine_message: str) -> str:
@@ -206,6 +221,10 @@ def _type_clash(op: str, args: list[str], source: str) -> str:
     kinds = {a.split("(")[0].lower() for a in args}
     if symbol in {"+", "-", "*", "/", "%"} and kinds <= numeric and "double" in kinds:
         whole = _whole_number_near(symbol, _STRINGS.sub('""', source))
+        if whole is None:
+            return (f"credits can have decimals, so a whole number used with {symbol} must be "
+                    "turned into one that can too: put double() around it, like "
+                    "double(size(plans))")
         return (f"credits can have decimals, so numbers used with {symbol} need a decimal "
                 f"point: write {whole}.0 instead of {whole}")
     if symbol in _COMPARISONS and "string" in kinds and kinds & numeric:
@@ -225,14 +244,180 @@ def _type_clash(op: str, args: list[str], source: str) -> str:
     return f"{symbol} cannot be used with the values here"
 
 
-def _whole_number_near(symbol: str, code: str) -> str:
+def _family(engine_type: str) -> str:
+    """What kind of value an engine type is, in the words rules use."""
+    base = engine_type.split("(")[0].strip().lower()
+    if base in _NUMERIC:
+        return "number"
+    return _FAMILIES.get(base, "value")
+
+
+def _shown(operand: str) -> str:
+    """An operand quoted back: literals as written, anything else in backticks."""
+    if _STRING_LITERAL.fullmatch(operand) or _NUMBER_LITERAL.fullmatch(operand) or (
+        operand in {"true", "false", "null"}
+    ):
+        return operand
+    return f"`{operand}`"
+
+
+def _text_inside(operand: str) -> str | None:
+    """What a quoted text literal holds, or None when the operand is not one."""
+    found = _STRING_LITERAL.fullmatch(operand)
+    return found.group(2) if found else None
+
+
+def _written_as(left: str, symbol: str, right: str) -> str:
+    return f"{left} {symbol} {right}"
+
+
+def _negated(check: str) -> str:
+    return f"!{check}" if re.fullmatch(r"[\w.]+", check) else f"!({check})"
+
+
+def _operand_clash(symbol: str, types: list[str], left: str, right: str) -> str | None:
+    """A two-sided operator whose sides can never work together, said with both sides and
+    the condition as it should be written; None when there is nothing better to say."""
+    kinds = (_family(types[0]), _family(types[1]))
+    ordered = symbol in {"<", "<=", ">", ">="}
+    never = (f"they cannot be compared with {symbol}" if ordered
+             else "they can never be equal" if symbol in {"==", "!="} else "")
+
+    def side(kind: str) -> int | None:
+        return 0 if kinds[0] == kind else 1 if kinds[1] == kind else None
+
+    def swap(index: int, replacement: str) -> str:
+        return _written_as(replacement if index == 0 else left, symbol,
+                           replacement if index == 1 else right)
+
+    operands = (left, right)
+    if kinds == ("number", "number"):
+        return _numbers_clash(symbol, types, left, right)
+    number, text, flag = side("number"), side("text"), side("yes/no")
+    listed, time = side("list"), side("time")
+    if number is not None and text is not None and (never or symbol in _ARITHMETIC):
+        num, txt = operands[number], operands[text]
+        inside = _text_inside(txt)
+        if inside is not None and _NUMBER_LITERAL.fullmatch(inside.strip()):
+            return (f"{_shown(num)} is a number, but {txt} is text: write "
+                    f"{swap(text, inside.strip())}")
+        if not never:
+            return None
+        if inside is not None:
+            example = swap(text, "0")
+            return (f"{_shown(num)} is a number, but {txt} is text, so {never}: compare it "
+                    f"with a number, written without quotes, like {example}")
+        if _NUMBER_LITERAL.fullmatch(num):
+            quoted = '"' + num.lstrip("+") + '"'
+            return (f"{_shown(txt)} is text, but {num} is a number, so {never}: put the value "
+                    f"in quotes, like {swap(number, quoted)}")
+        return (f"{_shown(num)} is a number and {_shown(txt)} is text, so {never}; compare "
+                "numbers with numbers and text with text")
+    if flag is not None and (text is not None or number is not None) and never and (
+        re.fullmatch(r"[\w.]+", operands[flag])
+    ):
+        other = operands[1 - flag]
+        word = _text_inside(other) if text is not None else other
+        truth = None if word is None else _TRUTH.get(word.strip().lower())
+        what = "text" if text is not None else "a number"
+        name = operands[flag]
+        if truth is not None and symbol in {"==", "!="}:
+            wanted = truth == (symbol == "==")
+            return (f"{_shown(name)} is true or false, but {other} is {what}: write "
+                    f"{name if wanted else _negated(name)}")
+        return (f"{_shown(name)} is true or false, not {what}: write {name} for true, or "
+                f"{_negated(name)} for false, without quotes or numbers")
+    if listed is not None and kinds[1 - listed] in {"number", "text", "yes/no"} and never:
+        items, item = operands[listed], operands[1 - listed]
+        if kinds[1 - listed] == "number":
+            return (f"{_shown(items)} is a list, not a number: to count its items, write "
+                    f"{swap(listed, f'size({items})')}")
+        if symbol in {"==", "!="}:
+            check = f"{item} in {items}"
+            return (f"{_shown(items)} is a list, but {_shown(item)} is a single value: to "
+                    "check whether it is in the list, write "
+                    f"{check if symbol == '==' else _negated(check)}")
+        return None
+    if time is not None and never and kinds[1 - time] in {"text", "number"}:
+        when = operands[time]
+        if kinds[1 - time] == "text":
+            return (f"{_shown(when)} is a time, but {_shown(operands[1 - time])} is text: to "
+                    "compare with a date, use today (the date as text), like "
+                    f"{swap(time, 'today')}")
+        hours = f'{when}.getHours("Europe/Lisbon")' if when.isidentifier() else "the hour"
+        return (f"{_shown(when)} is a time, not a number: to compare the hour, write "
+                f"{swap(time, hours)} (with your time zone)")
+    if symbol == "in" and listed == 1 and kinds[0] in {"number", "text"}:
+        held = _family(types[1][types[1].find("(") + 1:-1])
+        if {kinds[0], held} == {"number", "text"}:
+            texts = _STRING_LITERAL.findall(right)
+            if kinds[0] == "number" and texts and all(
+                _NUMBER_LITERAL.fullmatch(t.strip()) for _, t in texts
+            ):
+                fixed = _STRING_LITERAL.sub(lambda m: m.group(2).strip(), right)
+                return (f"{_shown(left)} is a number, but the list holds text: write "
+                        f"{left} in {fixed}")
+            return (f"{_shown(left)} is {_FAMILY_WORDS[kinds[0]]}, but the list holds "
+                    f"{_FAMILY_WORDS[held]}, so it is never in it: write "
+                    + ("numbers without quotes" if kinds[0] == "number"
+                       else "text in quotes, like status in [\"PAUSED\", \"ENDED\"]"))
+        return None
+    if never and "null" in kinds and "text" in kinds:
+        txt = operands[kinds.index("text")]
+        return (f"{_shown(txt)} is text and is never null; to check that it is empty, write "
+                f"{txt} {'==' if symbol == '==' else '!='} \"\"")
+    if never and "value" not in kinds and kinds[0] != kinds[1]:
+        return (f"{_shown(left)} is {_FAMILY_WORDS[kinds[0]]} and {_shown(right)} is "
+                f"{_FAMILY_WORDS[kinds[1]]}, so {never}")
+    return None
+
+
+def _numbers_clash(symbol: str, types: list[str], left: str, right: str) -> str | None:
+    """Whole numbers and decimals the engine could not mix by itself."""
+    whole = [t.split("(")[0].strip().lower() in _WHOLE_TYPES for t in types]
+    operands = (left, right)
+    if symbol == "%":
+        fixed = [o if w or _NUMBER_LITERAL.fullmatch(o) else f"int({o})"
+                 for o, w in zip(operands, whole, strict=True)]
+        decimal = next((o for o, w in zip(operands, whole, strict=True) if not w), left)
+        return ("% (the remainder after dividing) works with whole numbers only, and "
+                f"{_shown(decimal)} can have decimals: write "
+                f"{_written_as(fixed[0], '%', fixed[1])}")
+    if whole[0] == whole[1]:
+        return None
+    number = operands[whole.index(True)]
+    decimal = operands[whole.index(False)]
+    if _NUMBER_LITERAL.fullmatch(number):
+        return (f"credits can have decimals, so numbers used with {symbol} need a decimal "
+                f"point: write {number}.0 instead of {number}")
+    fix = (f"write double({_unwrapped(number)}) instead of {number}, so the two can be used "
+           "together")
+    if _NUMBER_LITERAL.fullmatch(decimal):  # a number written out, read as a decimal
+        return (f"{_shown(number)} is a whole number, but the other side of {symbol} can have "
+                f"decimals: {fix}")
+    return f"{_shown(decimal)} can have decimals, but {_shown(number)} is a whole number: {fix}"
+
+
+def _unwrapped(operand: str) -> str:
+    """``operand`` without brackets around the whole of it: (a - b) → a - b."""
+    while operand.startswith("(") and operand.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(operand):
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0 and i < len(operand) - 1:
+                return operand
+        operand = operand[1:-1].strip()
+    return operand
+
+
+def _whole_number_near(symbol: str, code: str) -> str | None:
     """The whole number written next to ``symbol`` (the one to fix), else the first one."""
     op = re.escape(symbol)
     beside = re.search(rf"{op}\s*(\d+)(?![\w.])|(?<![\w.])(\d+)\s*{op}", code)
     if beside:
         return beside.group(1) or beside.group(2)
     number = _INT_LITERAL.search(code)
-    return number.group(1) if number else "1"
+    return number.group(1) if number else None
 
 
 def _type_word(engine_type: str) -> str:

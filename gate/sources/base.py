@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from gate.balances import BalanceSnapshot
+from gate.balances import BalanceSnapshot, ServiceInfo
 
 __all__ = ["BalanceSource"]
 
 
 @runtime_checkable
 class BalanceSource(Protocol):
-    """Where a member's balance comes from: Wix, a file, or anything else.
+    """Where members' credits and services' prices come from: Wix, a file, or anything else.
 
     ``key`` names the source and its tenant (for Wix: the site id), so cache entries of two
-    sites or two sources never collide. ``fetch`` raises a ``gate.errors.SourceError`` when
-    it cannot answer; it never returns an empty snapshot to mean "I don't know".
+    sites or two sources never collide. ``fetch`` and ``service`` raise a
+    ``gate.errors.SourceError`` when they cannot answer; they never return an empty answer to
+    mean "I don't know". ``service`` answers ``known=False`` for an id nothing knows.
     """
 
     key: str
 
     async def fetch(self, member_id: str) -> BalanceSnapshot: ...
+
+    async def service(self, service_id: str) -> ServiceInfo: ...
+
+    def forget(self, member_id: str) -> None: ...
 
     async def aclose(self) -> None: ...

@@ -3,56 +3,61 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from gate.balances import BalanceSnapshot, PoolBalance
+from gate.balances import (
+    PRICING_PLANS_NAMESPACE,
+    BalanceSnapshot,
+    Benefit,
+    PoolBalance,
+    ServiceInfo,
+)
 from gate.errors import ConfigError
-from gate.wix.models import DecimalString, PoolStatus
+from gate.wix.models import DecimalString, PoolStatus, StrictModel
 
 __all__ = ["StaticBalanceSource"]
 
 
-class _StaticPool(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _StaticBenefit(StrictModel):
+    item_set: str = Field(min_length=1)
+    price: DecimalString = Decimal(1)
 
+
+class _StaticPool(StrictModel):
     pool: str = Field(min_length=1)
     available: DecimalString
     reserved: DecimalString = Decimal(0)
     status: PoolStatus = "ACTIVE"
     plan: str | None = None
-    namespace: str | None = None
+    namespace: str = PRICING_PLANS_NAMESPACE
+    #: What the pool pays for. Left out: every service with a configured cost.
+    benefits: list[_StaticBenefit] | None = None
 
 
-class _StaticFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _StaticFile(StrictModel):
     members: dict[str, list[_StaticPool]]
+    #: Service id -> the item sets that hold it (as Wix's Items would say).
+    services: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class StaticBalanceSource:
     """Serves balances read once from a file shaped ``members: {<member id>: [pools]}``.
 
-    A member the file does not list has no pools (no plan). Edit the file and restart to
-    change a balance; this source is for trying policies locally, not for production.
+    A member the file does not list has no pools (no plan). A service is known when the
+    file's ``services:`` lists it (or the gate is given a cost for it). Edit the file and
+    restart to change a balance; this source is for trying policies locally, not production.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        clock: Callable[[], float],
-        counted_statuses: Collection[str] = ("ACTIVE",),
-    ) -> None:
+    def __init__(self, path: str | Path, *, clock: Callable[[], float]) -> None:
         self._path = Path(path)
         self._clock = clock
-        self._counted = frozenset(counted_statuses)
-        self._members = _load(self._path)
+        self._members, self._services = _load(self._path)
         self.key = f"static:{self._path.resolve()}"
 
     def __repr__(self) -> str:
@@ -64,14 +69,22 @@ class StaticBalanceSource:
             pools=self._members.get(member_id, ()),
             fetched_at=self._clock(),
             source=self.key,
-            counted_statuses=self._counted,
         )
+
+    async def service(self, service_id: str) -> ServiceInfo:
+        sets = self._services.get(service_id)
+        return ServiceInfo(service_id, known=sets is not None, item_sets=sets or frozenset())
+
+    def forget(self, member_id: str) -> None:
+        return None
 
     async def aclose(self) -> None:
         return None
 
 
-def _load(path: Path) -> dict[str, tuple[PoolBalance, ...]]:
+def _load(
+    path: Path,
+) -> tuple[dict[str, tuple[PoolBalance, ...]], dict[str, frozenset[str]]]:
     try:
         text = path.read_text(encoding="utf-8")
         raw = json.loads(text) if path.suffix == ".json" else YAML(typ="safe").load(text)
@@ -82,7 +95,7 @@ def _load(path: Path) -> dict[str, tuple[PoolBalance, ...]]:
         raise ConfigError(f"balance file {path} is not valid YAML/JSON: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"balance file {path} is not shaped as expected:\n{exc}") from None
-    return {
+    members = {
         member: tuple(
             PoolBalance(
                 pool_id=p.pool,
@@ -91,8 +104,12 @@ def _load(path: Path) -> dict[str, tuple[PoolBalance, ...]]:
                 status=p.status,
                 namespace=p.namespace,
                 plan_id=p.plan,
+                benefits=None if p.benefits is None else tuple(
+                    Benefit(b.item_set, b.price) for b in p.benefits
+                ),
             )
             for p in pools
         )
         for member, pools in parsed.members.items()
     }
+    return members, {k: frozenset(v) for k, v in parsed.services.items()}

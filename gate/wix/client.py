@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from gate.balances import BOOKINGS_APP_ID, PRICING_PLANS_NAMESPACE
 from gate.errors import (
     SourceError,
     UpstreamAuthError,
@@ -24,42 +25,57 @@ from gate.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from gate.wix.models import Balance, Member, MyMemberResponse, QueryBalancesResponse, TokenInfo
+from gate.wix.models import (
+    Balance,
+    Item,
+    Pool,
+    QueryBalancesResponse,
+    QueryItemsResponse,
+    QueryPoolsResponse,
+    TokenInfo,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "WixClient"]
 
 DEFAULT_BASE_URL = "https://www.wixapis.com"
 BALANCES_QUERY = "/benefit-programs/v1/balances/query"
+POOLS_QUERY = "/benefit-programs/v1/pools/query"
+ITEMS_QUERY = "/benefit-programs/v1/items/query"
 TOKEN_INFO = "/oauth2/token-info"
-MEMBERS_MY = "/members/v1/members/my"
 #: Wix's documented maximum for cursorPaging.limit.
 MAX_PAGE_SIZE = 100
 # A member with more pools than this is not a studio customer; stop rather than loop forever.
 MAX_PAGES = 50
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+PageT = TypeVar("PageT", QueryBalancesResponse, QueryPoolsResponse, QueryItemsResponse)
 
 
 class WixClient:
     """Calls the Wix REST endpoints the gate needs, with the site's API key.
 
     ``http`` is injected so tests and the demo can point it at the emulator, and so one
-    connection pool serves every request. ``retries`` applies only to errors worth retrying
-    (connection failures, timeouts, 429 and 5xx).
+    connection pool serves every request; a client passed in is never closed here. Without
+    one, the client opens its own on first use and ``aclose`` closes it; the next call opens
+    a new one, so a gate can start, stop and start again in one process. ``retries`` applies
+    only to errors worth retrying (connection failures, timeouts, 429 and 5xx).
     """
 
     def __init__(
         self,
         *,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None = None,
         api_key: str | None,
         site_id: str | None,
         base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 5.0,
         retries: int = 1,
         backoff: float = 0.1,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._http = http
+        self._shared = http
+        self._own: httpx.AsyncClient | None = None
+        self._timeout = timeout
         self._base_url = base_url.rstrip("/")
         self._app_headers = {"Content-Type": "application/json"}
         if api_key:
@@ -77,51 +93,78 @@ class WixClient:
     def base_url(self) -> str:
         return self._base_url
 
+    def _http(self) -> httpx.AsyncClient:
+        if self._shared is not None:
+            return self._shared
+        if self._own is None or self._own.is_closed:
+            self._own = httpx.AsyncClient(timeout=self._timeout)
+        return self._own
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened itself; a shared client stays open."""
+        own, self._own = self._own, None
+        if own is not None:
+            await own.aclose()
+
     async def query_balances(self, member_id: str) -> list[Balance]:
         """Every balance whose beneficiary is ``member_id``, following cursors to the end."""
-        query: dict[str, Any] = {
-            "filter": {"beneficiary.memberId": {"$eq": member_id}},
-            "cursorPaging": {"limit": MAX_PAGE_SIZE},
-        }
-        balances: list[Balance] = []
-        seen_cursors: set[str] = set()
+        pages = await self._query(
+            BALANCES_QUERY, QueryBalancesResponse,
+            {"beneficiary.memberId": {"$eq": member_id}},
+        )
+        return [b for page in pages for b in page.balances or ()]
+
+    async def query_pools(self, member_id: str) -> list[Pool]:
+        """The member's Pricing Plans pools, with their benefits (prices per item set)."""
+        pages = await self._query(
+            POOLS_QUERY, QueryPoolsResponse,
+            {"beneficiary.memberId": {"$eq": member_id},
+             "namespace": {"$eq": PRICING_PLANS_NAMESPACE}},
+        )
+        return [p for page in pages for p in page.pools or ()]
+
+    async def query_items(self, service_id: str) -> list[Item]:
+        """The Benefit Programs items that stand for a Bookings service (its item sets)."""
+        pages = await self._query(
+            ITEMS_QUERY, QueryItemsResponse,
+            {"externalId": {"$eq": service_id}, "providerAppId": {"$eq": BOOKINGS_APP_ID}},
+        )
+        return [i for page in pages for i in page.items or ()]
+
+    async def _query(
+        self, path: str, model: type[PageT], filter_: dict[str, Any]
+    ) -> list[PageT]:
+        """Every page of a cursor query.
+
+        The cursor alone says whether there is more: ``hasNext`` may be missing or wrong, and
+        ``metadata`` may be null on a last page. A repeated cursor or more than ``MAX_PAGES``
+        pages is bad upstream data, never a silently shortened answer.
+        """
+        query: dict[str, Any] = {"filter": filter_, "cursorPaging": {"limit": MAX_PAGE_SIZE}}
+        pages: list[PageT] = []
+        seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            page = await self._call(
-                "POST", BALANCES_QUERY, QueryBalancesResponse, json_body={"query": query}
-            )
-            balances.extend(page.balances)
-            cursor = page.metadata.cursors.next
-            if not page.metadata.has_next:
-                return balances
-            if not cursor:
-                # Stopping here would silently drop the pools on the later pages.
-                raise UpstreamDataError(f"POST {BALANCES_QUERY} said hasNext but gave no cursor")
-            if cursor in seen_cursors:
-                raise UpstreamDataError(f"POST {BALANCES_QUERY} returned the same cursor twice")
-            seen_cursors.add(cursor)
+            page = await self._call("POST", path, model, json_body={"query": query})
+            pages.append(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                if page.metadata is not None and page.metadata.has_next:
+                    # Stopping here would silently drop whatever the later pages hold.
+                    raise UpstreamDataError(f"POST {path} said hasNext but gave no cursor")
+                return pages
+            if cursor in seen:
+                raise UpstreamDataError(f"POST {path} returned the same cursor twice")
+            seen.add(cursor)
             # Follow-up pages carry only the cursor; Wix ignores filter and sort there.
             query = {"cursorPaging": {"limit": MAX_PAGE_SIZE, "cursor": cursor}}
-        raise UpstreamDataError(f"POST {BALANCES_QUERY} had more than {MAX_PAGES} pages")
+        raise UpstreamDataError(f"POST {path} had more than {MAX_PAGES} pages")
 
-    async def token_info(self, token: str) -> TokenInfo | None:
-        """Introspect an access token; ``None`` when Wix says the token itself is bad."""
-        try:
-            return await self._call(
-                "POST", TOKEN_INFO, TokenInfo, json_body={"token": token}, app_auth=False
-            )
-        except (UpstreamRejected, UpstreamAuthError, UpstreamNotFound):
-            return None
-
-    async def my_member(self, token: str) -> Member | None:
-        """The member a token belongs to; ``None`` for a visitor or an invalid token."""
-        try:
-            body = await self._call(
-                "GET", MEMBERS_MY, MyMemberResponse, headers={"Authorization": token},
-                app_auth=False,
-            )
-        except (UpstreamAuthError, UpstreamNotFound, UpstreamRejected):
-            return None
-        return body.member
+    async def token_info(self, token: str) -> TokenInfo:
+        """Introspect an access token. ``active: false`` comes back as such; any other
+        failure raises a ``SourceError``, so a Wix blip never looks like a signed-out member."""
+        return await self._call(
+            "POST", TOKEN_INFO, TokenInfo, json_body={"token": token}, app_auth=False
+        )
 
     async def _call(
         self,
@@ -157,7 +200,7 @@ class WixClient:
         if headers:
             send_headers.update(headers)
         try:
-            return await self._http.request(
+            return await self._http().request(
                 method, self._base_url + path, json=json_body, headers=send_headers
             )
         except httpx.TimeoutException:

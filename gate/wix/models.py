@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 __all__ = [
     "AMOUNT_PATTERN",
     "Balance",
     "BalanceAmount",
     "Beneficiary",
-    "Member",
-    "MyMemberResponse",
+    "DecimalString",
+    "Item",
     "PagingMetadata",
+    "Pool",
+    "PoolBenefit",
     "PoolInfo",
+    "PoolStatus",
     "QueryBalancesResponse",
+    "QueryItemsResponse",
+    "QueryPoolsResponse",
+    "StrictModel",
     "TokenInfo",
 ]
 
@@ -52,7 +58,14 @@ DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
 
 
 class _WixModel(BaseModel):
+    # Wix adds fields over time: ignore what the gate does not read, validate what it does.
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class StrictModel(BaseModel):
+    """The one strict config for data people write (seeds, static balances, admin bodies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Beneficiary(_WixModel):
@@ -66,7 +79,9 @@ class BalanceAmount(_WixModel):
     reserved: DecimalString
 
 
-PoolStatus = Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"]
+# Any upper-case enum name: Wix may add statuses, and an unknown one must not make every
+# decision fail. The gate pays only from the statuses it knows (gate.balances).
+PoolStatus = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,39}$")]
 
 
 class PoolInfo(_WixModel):
@@ -87,6 +102,33 @@ class Balance(_WixModel):
     pool_info: PoolInfo = Field(alias="poolInfo")
 
 
+class PoolBenefit(_WixModel):
+    item_set_id: str = Field(alias="itemSetId", min_length=1)
+    price: DecimalString
+    provider_app_id: str | None = Field(default=None, alias="providerAppId")
+    benefit_key: str | None = Field(default=None, alias="benefitKey")
+
+
+class PoolDetails(_WixModel):
+    benefits: list[PoolBenefit] | None = None
+
+
+class Pool(_WixModel):
+    id: str = Field(min_length=1)
+    status: PoolStatus
+    beneficiary: Beneficiary
+    namespace: str | None = None
+    details: PoolDetails | None = None
+    program_id: str | None = Field(default=None, alias="programId")
+
+
+class Item(_WixModel):
+    id: str | None = None
+    external_id: str = Field(alias="externalId", min_length=1)
+    item_set_id: str = Field(alias="itemSetId", min_length=1)
+    provider_app_id: str | None = Field(default=None, alias="providerAppId")
+
+
 class Cursors(_WixModel):
     next: str | None = None
     prev: str | None = None
@@ -94,28 +136,41 @@ class Cursors(_WixModel):
 
 class PagingMetadata(_WixModel):
     count: int | None = None
-    cursors: Cursors = Cursors()
-    has_next: bool = Field(default=False, alias="hasNext")
+    # null and absent both mean "no cursor" (reference §1: Wix may do either).
+    cursors: Cursors | None = None
+    has_next: bool | None = Field(default=None, alias="hasNext")
+
+    @property
+    def next_cursor(self) -> str | None:
+        return self.cursors.next if self.cursors and self.cursors.next else None
 
 
-class QueryBalancesResponse(_WixModel):
+class _Page(_WixModel):
+    metadata: PagingMetadata | None = None
+
+    @property
+    def next_cursor(self) -> str | None:
+        return self.metadata.next_cursor if self.metadata else None
+
+
+class QueryBalancesResponse(_Page):
     # Wix omits empty repeated fields in JSON, so a member with no pools may get no key.
-    balances: list[Balance] = []
-    metadata: PagingMetadata = PagingMetadata()
+    balances: list[Balance] | None = None
+
+
+class QueryPoolsResponse(_Page):
+    pools: list[Pool] | None = None
+
+
+class QueryItemsResponse(_Page):
+    items: list[Item] | None = None
 
 
 class TokenInfo(_WixModel):
-    active: bool
+    # Strict: "yes" or 1 is not what Wix documents, and must never read as an active member.
+    active: StrictBool
     subject_type: str | None = Field(default=None, alias="subjectType")
     subject_id: str | None = Field(default=None, alias="subjectId")
     site_id: str | None = Field(default=None, alias="siteId")
     exp: int | None = None
 
-
-class Member(_WixModel):
-    id: str = Field(min_length=1)
-    status: str | None = None
-
-
-class MyMemberResponse(_WixModel):
-    member: Member

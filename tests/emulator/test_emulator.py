@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,71 +13,39 @@ import pytest
 
 from gate.emulator import DEMO_SEED_PATH, EmulatorSeed, SeedError, create_emulator, load_seed
 from gate.testing import run_server
-
-API_KEY = "emulator-test-key-3b9f"
-SITE_ID = "5d2c1b0a-site-4e3f"
-AUTH = {"Authorization": API_KEY, "wix-site-id": SITE_ID}
-BP = "/benefit-programs/v1"
-
-ANA = "daae4fb6-e7f5-581a-8f5c-b58f79a5a919"
-DEV = "3427421a-740a-5916-8cac-acc11743aaa1"
-EVE = "318c8dbb-184c-583c-be9c-8f214130c5ae"
-VISITOR = "ba134b11-86cd-5939-99da-365f888a3817"
-ANA_POOL = "54f64ce6-f56e-5d88-bb99-ce8b48813437"
-BEN_POOL = "09b07468-f4a6-55a9-9b84-19beb9d15ed9"
-EVE_ACTIVE = "ba24f4c9-a207-5ddf-807f-25bfa3267b25"
-EVE_ENDED = "0858a3c1-9efa-52a3-8ef8-d1bb497ab16c"
+from tests.emulator.support import (
+    ANA,
+    ANA_POOL,
+    API_KEY,
+    AUTH,
+    BEN_POOL,
+    BP,
+    DEV,
+    EVE,
+    EVE_ACTIVE,
+    EVE_ENDED,
+    FIVE_PILATES_SET,
+    FIVE_YOGA_SET,
+    NO_CURSORS,
+    SITE_ID,
+    VISITOR,
+    adjust,
+    change,
+    field_of,
+    mint,
+    query,
+)
 
 FORBIDDEN = {
     "message": "Insufficient permission: BENEFIT_PROGRAMS.BALANCE_READ",
     "details": {"applicationError": {"code": "PERMISSION_DENIED", "description": "", "data": {}}},
 }
-NO_CURSORS = {"next": None, "prev": None}
 UNAUTHENTICATED = {
     "message": "Unauthorized",
     "details": {
         "applicationError": {"code": "UNAUTHENTICATED", "description": "Unauthorized", "data": {}}
     },
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    app = create_emulator(load_seed(DEMO_SEED_PATH), api_key=API_KEY, site_id=SITE_ID)
-    with run_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def client(server: str) -> Iterator[httpx.Client]:
-    # trust_env=False: no proxy from the environment may ever see this traffic.
-    with httpx.Client(base_url=server, timeout=10, trust_env=False) as http:
-        http.post("/_emulator/reset").raise_for_status()
-        yield http
-
-
-def query(client: httpx.Client, body: dict[str, Any], headers: Any = AUTH) -> httpx.Response:
-    return client.post(f"{BP}/balances/query", json={"query": body}, headers=headers)
-
-
-def mint(client: httpx.Client, **body: Any) -> str:
-    response = client.post("/_emulator/tokens", json=body)
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
-
-
-def change(client: httpx.Client, pool_id: str, **body: Any) -> httpx.Response:
-    return client.post(f"{BP}/balances/{pool_id}/change", json=body, headers=AUTH)
-
-
-def adjust(client: httpx.Client, pool_id: str, value: str, key: str) -> httpx.Response:
-    options = {"value": value}
-    return change(client, pool_id, idempotencyKey=key, type="ADJUST", adjustOptions=options)
-
-
-def field_of(response: httpx.Response) -> str:
-    assert response.status_code == 400, response.text
-    return str(response.json()["details"]["validationError"]["fieldViolations"][0]["field"])
 
 
 # -- auth -----------------------------------------------------------------------------------------
@@ -158,7 +125,7 @@ def test_query_filter_forms_and_sort(client: httpx.Client) -> None:
     assert ids({"filter": {"beneficiary.memberId": DEV}}) == []
     both = {"$and": [{"beneficiary.memberId": EVE}, {"id": {"$in": [EVE_ENDED, ANA_POOL]}}]}
     assert ids({"filter": both}) == [EVE_ENDED]
-    assert len(ids({})) == len(ids({"filter": {}})) == 5
+    assert len(ids({})) == len(ids({"filter": {}})) == 8
     by_date = {"filter": {"beneficiary.memberId": EVE}, "sort": [{"fieldName": "createdDate"}]}
     assert ids(by_date) == [EVE_ENDED, EVE_ACTIVE]
     by_date["sort"] = [{"fieldName": "createdDate", "order": "DESC"}]
@@ -341,13 +308,22 @@ def test_query_pools_filters_and_shape(client: httpx.Client) -> None:
     assert pool["displayName"] == "5-class pack"
     assert pool["program"]["externalId"] == "449240d9-77e0-571e-a66e-7e622dd448c9"
     assert pool["details"]["creditConfiguration"]["amount"] == "5"
-    assert pool["details"]["benefits"][0] == {
-        "benefitKey": "classes",
-        "itemSetId": "0b7c8ecf-219f-5ea5-8d6a-dfe7ff3018ed",
-        "price": "1",
-        "providerAppId": "13d21c63-b5ec-5912-8397-c3a5ddb27a97",
-        "displayName": "Group class",
-    }
+    assert pool["details"]["benefits"] == [
+        {
+            "benefitKey": "group-classes",
+            "itemSetId": FIVE_YOGA_SET,
+            "price": "1",
+            "providerAppId": "13d21c63-b5ec-5912-8397-c3a5ddb27a97",
+            "displayName": "Group class",
+        },
+        {
+            "benefitKey": "reformer",
+            "itemSetId": FIVE_PILATES_SET,
+            "price": "2",
+            "providerAppId": "13d21c63-b5ec-5912-8397-c3a5ddb27a97",
+            "displayName": "Reformer class",
+        },
+    ]
     assert "amount" not in pool  # pools carry no balance
 
 
@@ -521,7 +497,15 @@ def test_demo_seed_situations() -> None:
         assert member is not None
         if balance.status == "ACTIVE":
             usable[member.name].append(balance.available)
-    assert usable == {"ana": ["3"], "ben": ["0"], "cleo": [], "dev": [], "eve": ["2.5"]}
+    assert usable == {
+        "ana": ["3"],
+        "ben": ["0"],
+        "cleo": [],
+        "dev": [],
+        "eve": ["2.5"],
+        "fay": ["4"],
+        "gus": ["0.5", "0.5"],
+    }
     assert len(seed.visitors) == 1
 
 

@@ -1,0 +1,146 @@
+"""Wiring: from options (or ``GateSettings``) to a decision core and the resolvers around it.
+
+The middleware and ``booking-gate serve`` are assembled by the same code, so a setting means
+the same thing in both, and neither builds a cache, a client or a fail mode of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from gate.cache import BalanceCache, MemoryBalanceCache
+from gate.config import WixSettings
+from gate.core import DecisionCore
+from gate.errors import ConfigError
+from gate.identity.base import MemberResolver
+from gate.identity.signed_cookie import SignedCookieResolver
+from gate.identity.wix_token import WixTokenResolver
+from gate.loader import BalanceLoader
+from gate.policy.compiler import load_policies
+from gate.policy.policyset import PolicySet
+from gate.reload import PolicyReloader
+from gate.routes import CheckoutRoute
+from gate.settings import GateSettings
+from gate.sources.base import BalanceSource
+from gate.sources.wix import WixBalanceSource
+from gate.wix.client import WixClient
+
+__all__ = ["Parts", "PolicySource", "assemble", "checkouts_from_settings", "options_from_settings"]
+
+#: Where policies come from: a folder or file, several of them, or an already loaded set.
+PolicySource = str | Path | Sequence[str | Path] | PolicySet
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What an adapter needs: the core, how to learn who is asking, and the raw token check."""
+
+    core: DecisionCore
+    resolvers: tuple[MemberResolver, ...]
+    #: Verifies a Wix member token handed over directly (the decision API's ``memberToken``);
+    #: None when the gate does not read Wix tokens.
+    tokens: WixTokenResolver | None
+
+
+def assemble(
+    *,
+    policies: PolicySource = "policies",
+    source: BalanceSource | None = None,
+    resolvers: Sequence[MemberResolver] | None = None,
+    wix: WixSettings | None = None,
+    token_header: str | None = "authorization",
+    token_cookie: str | None = None,
+    cache: BalanceCache | None = None,
+    cache_ttl: float = 30.0,
+    cache_maxsize: int = 10_000,
+    service_costs: Mapping[str, Decimal | str | int] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], dt.datetime] = _utcnow,
+    http_client: httpx.AsyncClient | None = None,
+    reload_interval: float | None = 2.0,
+    session_secret: str | None = None,
+    session_cookie: str = "gate_session",
+) -> Parts:
+    """Build the parts; raises ConfigError or PolicyError with one clear message."""
+    if isinstance(policies, PolicySet):
+        reloader = PolicyReloader((), policies, interval=None)
+    else:
+        paths = [policies] if isinstance(policies, str | Path) else list(policies)
+        reloader = PolicyReloader(paths, load_policies(paths), interval=reload_interval)
+    tokens: WixTokenResolver | None = None
+    client: WixClient | None = None
+    if source is None or resolvers is None:
+        settings = wix or WixSettings.from_env()
+        settings.require_credentials(for_source=source is None)
+        client = WixClient(
+            http=http_client, api_key=settings.api_key, site_id=settings.site_id,
+            base_url=settings.base_url, timeout=settings.timeout, retries=settings.retries,
+        )
+        if source is None:
+            source = WixBalanceSource(client, site_id=settings.site_id or "", clock=clock)
+        if resolvers is None:
+            tokens = WixTokenResolver(client, site_id=settings.site_id or "",
+                                      header=token_header, cookie=token_cookie, timer=clock)
+            # A session cookie from the site's own login comes first: it needs no Wix call.
+            resolvers = (tokens,) if session_secret is None else (
+                SignedCookieResolver(secret=session_secret, cookie=session_cookie), tokens)
+    if tokens is None:
+        tokens = next((r for r in resolvers if isinstance(r, WixTokenResolver)), None)
+    if not resolvers:
+        raise ConfigError("at least one member resolver is needed")
+    costs = {k: _credits(v, f"cost of service {k!r}") for k, v in (service_costs or {}).items()}
+    loader = BalanceLoader(
+        source, cache or MemoryBalanceCache(ttl=cache_ttl, maxsize=cache_maxsize, timer=clock)
+    )
+    core = DecisionCore(reloader=reloader, source=source, loader=loader, service_costs=costs,
+                        clock=clock, now=now, client=client)
+    return Parts(core, tuple(resolvers), tokens)
+
+
+def options_from_settings(settings: GateSettings) -> dict[str, object]:
+    """The keyword options of ``BookingGate``/``assemble`` that ``settings`` describe."""
+    wix = WixSettings(
+        api_key=settings.wix_api_key.get_secret_value() if settings.wix_api_key else None,
+        site_id=settings.wix_site_id, base_url=settings.wix_base_url,
+        timeout=settings.wix_timeout, retries=settings.wix_retries,
+    )
+    options: dict[str, object] = {
+        "policies": list(settings.policies),
+        "wix": wix,
+        "token_header": settings.token_header,
+        "token_cookie": settings.token_cookie,
+        "cache_ttl": settings.cache_ttl,
+        "cache_maxsize": settings.cache_maxsize,
+        "service_costs": dict(settings.service_costs),
+        "reload_interval": settings.reload_interval,
+    }
+    if settings.session_secret is not None:
+        options["session_secret"] = settings.session_secret.get_secret_value()
+        options["session_cookie"] = settings.session_cookie
+    return options
+
+
+def checkouts_from_settings(settings: GateSettings) -> tuple[CheckoutRoute, ...]:
+    return tuple(CheckoutRoute(path, service_param=settings.service_param)
+                 for path in settings.checkout_paths)
+
+
+def _credits(value: Decimal | str | int, what: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise ConfigError(f"{what} must be a number of credits, got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ConfigError(f"{what} must be zero or more credits, got {value!r}")
+    return amount

@@ -1,0 +1,173 @@
+"""The decision core: "can this member pay for one session of this service, now?"
+
+Every way of asking (the ASGI middleware, the decision API, forward-auth) calls
+``DecisionCore.decide`` with how to learn the member, the service, the path and the method.
+The core owns everything else: the policy set in force, the balance cache, the service
+catalog, the fail mode, shadow counts and the decision log line. No adapter decides anything
+itself, so the answer is the same wherever the question comes from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+
+from gate.balances import BalanceSnapshot, ServiceInfo
+from gate.errors import SourceError
+from gate.identity.base import Identity
+from gate.loader import BalanceLoader
+from gate.policy.context import Facts
+from gate.policy.decision import Decision
+from gate.policy.policyset import PolicySet
+from gate.reload import PolicyReloader
+from gate.sources.base import BalanceSource
+from gate.wix.client import WixClient
+
+__all__ = ["DecisionCore", "Identify"]
+
+logger = logging.getLogger("booking_gate")
+decision_logger = logging.getLogger("booking_gate.decision")
+
+#: How an adapter tells the core who is asking; may raise SourceError (identity unverifiable).
+Identify = Callable[[], Awaitable[Identity]]
+
+_VERBS = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class DecisionCore:
+    """Decides checkouts: identity → balance (cached) → service price → rules → Decision."""
+
+    def __init__(
+        self,
+        *,
+        reloader: PolicyReloader,
+        source: BalanceSource,
+        loader: BalanceLoader,
+        service_costs: Mapping[str, Decimal] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = _utcnow,
+        client: WixClient | None = None,
+    ) -> None:
+        self.reloader = reloader
+        self._client = client
+        self.source = source
+        self.loader = loader
+        # Explicit prices win over anything the source says: built once, looked up per request.
+        self._fixed = {
+            sid: ServiceInfo(sid, known=True, fixed_cost=cost)
+            for sid, cost in (service_costs or {}).items()
+        }
+        self._clock = clock
+        self._now = now
+        #: How often each shadow rule would have acted, since start-up.
+        self.shadow_counts: Counter[str] = Counter()
+
+    @property
+    def policies(self) -> PolicySet:
+        return self.reloader.current
+
+    async def service(self, service_id: str) -> ServiceInfo:
+        fixed = self._fixed.get(service_id)
+        return fixed if fixed is not None else await self.source.service(service_id)
+
+    async def facts(
+        self, identity: Identity, service_id: str, path: str, method: str, policies: PolicySet
+    ) -> Facts:
+        """Gather what the rules read; raises SourceError when upstream cannot say."""
+        member = identity.member_id
+        balance: BalanceSnapshot | None = await self.loader.get(member) if member else None
+        service = await self.service(service_id)
+        now = self._now()
+        return Facts(
+            identity=identity,
+            balance=balance,
+            service=service,
+            path=path,
+            method=method,
+            now=now,
+            today=policies.today(now),
+            balance_age=max(0.0, self._clock() - balance.fetched_at) if balance else 0.0,
+        )
+
+    async def decide(
+        self, identify: Identify, *, service_id: str, path: str, method: str
+    ) -> Decision:
+        """The decision for one checkout; never raises, always logs one line."""
+        policies = self.reloader.current  # one read: a reload mid-request cannot mix sets
+        identity: Identity | None = None
+        try:
+            identity = await identify()
+            facts = await self.facts(identity, service_id, path, method, policies)
+            decision = policies.decide(facts.as_cel(), identity.member_id)
+        except SourceError as exc:
+            member = identity.member_id if identity else None
+            decision = policies.failed(f"{exc.kind}: {exc}", member)
+        except Exception as exc:
+            # A bug must not open the gate or become a 500: take the declared fail mode, loudly.
+            logger.exception("booking-gate failed while deciding; applying on_error")
+            member = identity.member_id if identity else None
+            decision = policies.failed(f"internal_error: {type(exc).__name__}", member)
+        if decision.shadow:
+            self._count_shadow(decision, policies)
+        self._log(decision, service_id, path)
+        return decision
+
+    async def invalidate(self, member_id: str) -> None:
+        """Forget a member's balance and pools, e.g. right after they booked or bought a plan."""
+        self.source.forget(member_id)
+        await self.loader.invalidate(member_id)
+
+    async def aclose(self) -> None:
+        """Stop watching policies and close the connections the gate opened itself."""
+        await self.reloader.stop()
+        await self.source.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _count_shadow(self, decision: Decision, policies: PolicySet) -> None:
+        for name in decision.shadow:
+            self.shadow_counts[name] += 1
+            rule = policies.rule(name)
+            action = rule.outcome.action if rule else "act"
+            decision_logger.info(
+                "shadow rule=%s would have %s policy=%s member=%s", name,
+                _VERBS.get(action, action), decision.policy_version, decision.member_id or "-",
+                extra={"booking_gate": {"shadow_rule": name, "would": action}},
+            )
+
+    def _log(self, decision: Decision, service_id: str, path: str) -> None:
+        level = logging.WARNING if decision.error else logging.INFO
+        if not decision_logger.isEnabledFor(level):
+            return
+        decision_logger.log(
+            level,
+            # %r for what the visitor controls: a newline must not forge a second log line.
+            "decision action=%s rule=%s policy=%s status=%s member=%r service=%r path=%r%s%s",
+            decision.action,
+            decision.rule,
+            decision.policy_version,
+            decision.outcome.status,
+            decision.member_id,
+            service_id,
+            path,
+            f" shadow={','.join(decision.shadow)}" if decision.shadow else "",
+            f" error={decision.error!r}" if decision.error else "",
+            extra={"booking_gate": {
+                "action": decision.action,
+                "rule": decision.rule,
+                "policy": decision.policy_version,
+                "member": decision.member_id,
+                "service": service_id,
+                "error": decision.error,
+                "error_kind": decision.error_kind,
+                "shadow": list(decision.shadow),
+            }},
+        )

@@ -1,0 +1,153 @@
+"""One configuration object for the middleware, ``booking-gate serve`` and the CLI.
+
+Values come from the environment (``BOOKING_GATE_<NAME>``) and, optionally, a TOML file
+(``booking-gate serve --config gate.toml``); the environment wins. Secrets come **only** from
+the environment: a secret in the file is refused, so it can never be committed with it.
+Relative paths in the file are relative to the file, not to the current directory.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gate.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "SECRET_FIELDS", "GateSettings"]
+
+ENV_PREFIX = "BOOKING_GATE_"
+#: Never read from a file, never shown in a repr, an error or a log line.
+SECRET_FIELDS = frozenset({
+    "wix_api_key", "api_secret", "status_token", "session_secret", "wix_webhook_public_key",
+})
+DEFAULT_BASE_URL = "https://www.wixapis.com"
+
+
+class GateSettings(BaseSettings):
+    """Every documented option, one environment variable each (``BOOKING_GATE_`` + name)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    # -- Wix -----------------------------------------------------------------------------------
+    wix_api_key: SecretStr | None = Field(default=None, description="a Wix API key with Benefit "
+                                          "Programs read permission (secret)")
+    wix_site_id: str | None = Field(default=None, description="the Wix site the members and "
+                                    "credits belong to")
+    wix_base_url: str = Field(default=DEFAULT_BASE_URL, description="where the Wix API is")
+    wix_timeout: float = Field(default=5.0, gt=0, le=60, description="seconds one Wix call may "
+                               "take")
+    wix_retries: int = Field(default=1, ge=0, le=5, description="retries of a Wix call that "
+                             "failed in a way worth retrying (connection, timeout, 429, 5xx)")
+    wix_webhook_public_key: SecretStr | None = Field(default=None, description="the PEM public "
+                                                     "key Wix signs webhooks with")
+    # -- policies and decisions ----------------------------------------------------------------
+    policies: list[Path] = Field(default_factory=lambda: [Path("policies")],
+                                 description="policy folders or files")
+    reload_interval: float | None = Field(default=2.0, gt=0, description="seconds between "
+                                          "checks of the policy files for edits; empty: off")
+    cache_ttl: float = Field(default=30.0, gt=0, description="seconds a balance is reused")
+    cache_maxsize: int = Field(default=10_000, ge=1, description="members kept in the cache")
+    service_costs: dict[str, Decimal] = Field(default_factory=dict, description="explicit "
+                                              "credits per service id, overriding Wix's prices "
+                                              '(JSON: {"id": "2"})')
+    checkout_paths: list[str] = Field(default_factory=lambda: ["/booking-form"],
+                                      description="checkout path patterns (Starlette syntax)")
+    service_param: str = Field(default="bookings_serviceId", description="the query or path "
+                               "parameter that names the service")
+    # -- identity ------------------------------------------------------------------------------
+    token_header: str | None = Field(default="authorization", description="the header a Wix "
+                                     "member token is read from")
+    token_cookie: str | None = Field(default=None, description="the cookie a Wix member token "
+                                     "is read from")
+    session_secret: SecretStr | None = Field(default=None, description="signs session cookies "
+                                             "set by your own login (secret)")
+    session_cookie: str = Field(default="gate_session", description="the signed session cookie")
+    # -- the service -----------------------------------------------------------------------------
+    api_secret: SecretStr | None = Field(default=None, description="the bearer secret callers "
+                                         "of the decision API must send (secret)")
+    status_path: str | None = Field(default=None, description="path of the status endpoint")
+    status_token: SecretStr | None = Field(default=None, description="bearer token for the "
+                                           "status endpoint (secret)")
+    host: str = Field(default="127.0.0.1", description="address `serve` listens on")
+    port: int = Field(default=8787, ge=1, le=65535, description="port `serve` listens on")
+
+    @field_validator("service_costs", mode="before")
+    @classmethod
+    def _costs_from_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("wix_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over a config file (passed as init values). No .env files:
+        # a settings file that appears in the working directory must never change the gate.
+        return env_settings, init_settings
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> GateSettings:
+        """Read the environment and ``config_file``; ConfigError says what is wrong, no secrets.
+
+        ``overrides`` (e.g. command-line flags) win over both.
+        """
+        values: dict[str, Any] = {}
+        if config_file is not None:
+            values = _read_file(Path(config_file))
+        try:
+            settings = cls(**values)
+            return settings.model_copy(update=overrides) if overrides else settings
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from None
+    secrets = sorted(SECRET_FIELDS & data.keys())
+    if secrets:
+        names = ", ".join(ENV_PREFIX + s.upper() for s in secrets)
+        raise ConfigError(f"{path}: secrets are read only from the environment; remove "
+                          f"{', '.join(secrets)} from the file and set {names} instead")
+    base = path.resolve().parent
+    if "policies" in data:
+        given = data["policies"]
+        paths = given if isinstance(given, list) else [given]
+        data["policies"] = [str(base / p) if isinstance(p, str) else p for p in paths]
+    return data
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"]) or "settings"
+        variable = ENV_PREFIX + name.split(".")[0].upper()
+        if error["type"] == "extra_forbidden":
+            lines.append(f"unknown setting `{name}`")
+        else:
+            lines.append(f"{variable}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(lines)
