@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
+from gate.core import DecisionCore
 from gate.identity.trusted_header import TrustedClients
-
-if TYPE_CHECKING:
-    from gate.middleware import BookingGate
 
 __all__ = ["AdminEndpoints"]
 
@@ -26,13 +24,17 @@ class AdminEndpoints:
     """``GET <status_path>`` reports; ``POST <status_path>/reload`` reloads the policy files."""
 
     def __init__(
-        self, gate: BookingGate, status_path: str, clients: Sequence[str], token: str | None
+        self, core: DecisionCore, status_path: str, clients: Sequence[str], token: str | None
     ) -> None:
-        self._gate = gate
+        self._core = core
         self._token = f"Bearer {token}".encode() if token else None
         self._status = status_path.rstrip("/") or "/"
         self._reload = self._status.rstrip("/") + "/reload"
         self._clients = TrustedClients(clients)
+
+    @property
+    def status_path(self) -> str:
+        return self._status
 
     def handles(self, scope: Scope) -> bool:
         return scope["path"] in (self._status, self._reload)
@@ -42,7 +44,7 @@ class AdminEndpoints:
         if not client or client[0] not in self._clients or not self._authorized(scope):
             response: Any = PlainTextResponse("Not Found", status_code=404)
         elif scope["path"] == self._reload and scope["method"] == "POST":
-            result = await self._gate.reload()
+            result = await self._core.reloader.reload(force=True)
             response = JSONResponse(self._report(), status_code=200 if result.ok else 422)
         elif scope["path"] == self._status and scope["method"] in ("GET", "HEAD"):
             response = JSONResponse(self._report())
@@ -58,7 +60,7 @@ class AdminEndpoints:
         return hmac.compare_digest(sent, self._token)
 
     def _report(self) -> dict[str, Any]:
-        reloader = self._gate.reloader
+        reloader = self._core.reloader
         policies = reloader.current
         last = reloader.last
         return {
@@ -78,5 +80,5 @@ class AdminEndpoints:
                 "watching": reloader.interval is not None,
                 "problems": [p.as_dict() for p in last.problems],
             },
-            "shadow": dict(self._gate.shadow_counts),
+            "shadow": dict(self._core.shadow_counts),
         }

@@ -19,6 +19,7 @@ from gate.cache import BalanceCache, MemoryBalanceCache
 from gate.config import WixSettings
 from gate.core import DecisionCore
 from gate.errors import ConfigError
+from gate.holds import HoldBook
 from gate.identity.base import MemberResolver
 from gate.identity.signed_cookie import SignedCookieResolver
 from gate.identity.wix_token import WixTokenResolver
@@ -30,6 +31,7 @@ from gate.routes import CheckoutRoute
 from gate.settings import GateSettings
 from gate.sources.base import BalanceSource
 from gate.sources.wix import WixBalanceSource
+from gate.upstream import CircuitBreaker, UpstreamBudget
 from gate.wix.client import WixClient
 
 __all__ = ["Parts", "PolicySource", "assemble", "checkouts_from_settings", "options_from_settings"]
@@ -51,6 +53,8 @@ class Parts:
     #: Verifies a Wix member token handed over directly (the decision API's ``memberToken``);
     #: None when the gate does not read Wix tokens.
     tokens: WixTokenResolver | None
+    #: The Wix client the gate opened, for readiness; None with a custom source and resolvers.
+    client: WixClient | None
 
 
 def assemble(
@@ -71,6 +75,11 @@ def assemble(
     reload_interval: float | None = 2.0,
     session_secret: str | None = None,
     session_cookie: str = "gate_session",
+    stale_while_revalidate: float = 30.0,
+    stale_if_error: float = 300.0,
+    decision_deadline: float = 3.0,
+    hold_seconds: float = 600.0,
+    budget: UpstreamBudget | None = None,
 ) -> Parts:
     """Build the parts; raises ConfigError or PolicyError with one clear message."""
     if isinstance(policies, PolicySet):
@@ -86,6 +95,8 @@ def assemble(
         client = WixClient(
             http=http_client, api_key=settings.api_key, site_id=settings.site_id,
             base_url=settings.base_url, timeout=settings.timeout, retries=settings.retries,
+            budget=budget or UpstreamBudget(clock=clock),
+            breaker=CircuitBreaker(clock=clock),
         )
         if source is None:
             source = WixBalanceSource(client, site_id=settings.site_id or "", clock=clock)
@@ -100,12 +111,17 @@ def assemble(
     if not resolvers:
         raise ConfigError("at least one member resolver is needed")
     costs = {k: _credits(v, f"cost of service {k!r}") for k, v in (service_costs or {}).items()}
+    # Entries are kept as long as any use of them is allowed; the loader judges their age.
+    keep = cache_ttl + max(stale_while_revalidate, stale_if_error)
     loader = BalanceLoader(
-        source, cache or MemoryBalanceCache(ttl=cache_ttl, maxsize=cache_maxsize, timer=clock)
+        source, cache or MemoryBalanceCache(ttl=keep, maxsize=cache_maxsize, timer=clock),
+        fresh_for=cache_ttl, revalidate_for=stale_while_revalidate, fallback_for=stale_if_error,
+        clock=clock,
     )
     core = DecisionCore(reloader=reloader, source=source, loader=loader, service_costs=costs,
-                        clock=clock, now=now, client=client)
-    return Parts(core, tuple(resolvers), tokens)
+                        clock=clock, now=now, client=client, deadline=decision_deadline,
+                        holds=HoldBook(ttl=hold_seconds, clock=clock))
+    return Parts(core, tuple(resolvers), tokens, client)
 
 
 def options_from_settings(settings: GateSettings) -> dict[str, object]:
@@ -124,6 +140,11 @@ def options_from_settings(settings: GateSettings) -> dict[str, object]:
         "cache_maxsize": settings.cache_maxsize,
         "service_costs": dict(settings.service_costs),
         "reload_interval": settings.reload_interval,
+        "stale_while_revalidate": settings.stale_while_revalidate,
+        "stale_if_error": settings.stale_if_error,
+        "decision_deadline": settings.decision_deadline,
+        "hold_seconds": settings.hold_seconds,
+        "budget": UpstreamBudget(limit=settings.wix_rate_limit),
     }
     if settings.session_secret is not None:
         options["session_secret"] = settings.session_secret.get_secret_value()

@@ -19,6 +19,7 @@ from typing import Literal, get_args
 __all__ = [
     "BOOKINGS_APP_ID",
     "KNOWN_POOL_STATUSES",
+    "POOL_STATUS_PATTERN",
     "PRICING_PLANS_NAMESPACE",
     "SPENDABLE_STATUSES",
     "UNLIMITED",
@@ -41,6 +42,9 @@ PRICING_PLANS_NAMESPACE = "@wix/pricing-plans"
 #: an unknown one is kept as sent, shown to rules, and never pays (see ``SPENDABLE_STATUSES``).
 KnownPoolStatus = Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"]
 KNOWN_POOL_STATUSES: tuple[str, ...] = get_args(KnownPoolStatus)
+#: What any pool status looks like, a known one or one Wix adds later: an upper-case enum name.
+#: Upstream data is checked against this, not against the known list (``gate.wix.models``).
+POOL_STATUS_PATTERN = r"[A-Z][A-Z0-9_]{0,39}"
 
 #: Statuses whose credits can pay for a session now.
 #: ACTIVE: the plan is running. RENEWING: a running plan is starting its next cycle; PROVISIONING:

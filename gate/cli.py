@@ -23,6 +23,54 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(host=args.host, port=args.port, policies=args.policies)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import errno
+    import logging
+    import socket
+
+    from gate.errors import ConfigError, PolicyError
+    from gate.service import create_service
+    from gate.settings import GateSettings
+
+    try:
+        import uvicorn
+    except ImportError:
+        print("booking-gate serve needs uvicorn: pip install 'booking-gate[serve]'",
+              file=sys.stderr)
+        return 2
+    flags = {k: v for k, v in (("policies", args.policies), ("host", args.host),
+                               ("port", args.port)) if v}
+    try:
+        settings = GateSettings.load(args.config, **flags)
+        app = create_service(settings)
+    except (ConfigError, PolicyError) as exc:
+        print(f"booking-gate serve: {exc}", file=sys.stderr)
+        return 2
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            print(f"booking-gate serve: port {settings.port} on {settings.host} is already in "
+                  "use; stop what runs there or pick another one with --port", file=sys.stderr)
+        else:
+            print(f"booking-gate serve: cannot listen on {settings.host}:{settings.port}: "
+                  f"{exc.strerror}", file=sys.stderr)
+        return 2
+    # Decision lines are the gate's audit trail: show them under a plain `serve`.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    print(f"booking-gate serve: listening on http://{settings.host}:{settings.port} "
+          f"(policies {', '.join(str(p) for p in settings.policies)})", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           lifespan="on"))
+    server.run(sockets=[sock])
+    return 0 if server.started else 2
+
+
 def _emulator(args: argparse.Namespace) -> int:
     import os
 
@@ -72,6 +120,16 @@ def _test(args: argparse.Namespace) -> int:
     from gate.policy.cases import run_policy_tests
 
     report = run_policy_tests(args.paths or ["policies"])
+    if args.format == "json":
+        print(json.dumps({
+            "passed": report.passed,
+            "failed": report.failed,
+            "ok": report.ok,
+            "problems": [p.as_dict() for p in report.problems],
+            "cases": [{"file": r.file, "line": r.line, "name": r.name, "passed": r.passed,
+                       "expected": r.expected, "actual": r.actual} for r in report.results],
+        }, indent=2))
+        return 0 if report.ok else 1
     for problem in report.problems:
         print(problem)
     width = max((len(r.expected) for r in report.results), default=8) + 2
@@ -200,10 +258,13 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from gate import __version__
+
     parser = argparse.ArgumentParser(
         prog="booking-gate",
         description="Stop members from reaching a booking checkout they cannot pay for.",
     )
+    parser.add_argument("--version", action="version", version=f"booking-gate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run a sample booking site behind the gate")
@@ -212,6 +273,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--policies", type=Path, default=None,
                       help="policy folder to use instead of the shipped one")
     demo.set_defaults(run=_demo)
+
+    serve = commands.add_parser(
+        "serve", help="run the decision API and forward-auth for proxies (uvicorn)")
+    serve.add_argument("--policies", type=Path, action="append",
+                       help="policy folder or file (repeatable; BOOKING_GATE_POLICIES)")
+    serve.add_argument("--host", help="address to listen on (127.0.0.1; BOOKING_GATE_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (8787; BOOKING_GATE_PORT)")
+    serve.add_argument("--config", type=Path,
+                       help="a TOML file of settings (no secrets: those come from the "
+                            "environment); its relative paths are relative to it")
+    serve.set_defaults(run=_serve)
 
     emulator = commands.add_parser("emulator", help="run the Wix API emulator on its own")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -227,6 +299,7 @@ def _parser() -> argparse.ArgumentParser:
 
     test = commands.add_parser("test", help="run policy tests (*.test.yaml)")
     test.add_argument("paths", nargs="*", help="test files or folders (policies/)")
+    test.add_argument("--format", choices=("text", "json"), default="text")
     test.set_defaults(run=_test)
 
     explain = commands.add_parser(
@@ -268,6 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `booking-gate explain | head`: the reader left; that is not an error worth a
+        # traceback. Point stdout at devnull so the interpreter's final flush is quiet too.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

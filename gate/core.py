@@ -9,15 +9,18 @@ itself, so the answer is the same wherever the question comes from.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 from gate.balances import BalanceSnapshot, ServiceInfo
 from gate.errors import SourceError
+from gate.holds import HoldBook
 from gate.identity.base import Identity
 from gate.loader import BalanceLoader
 from gate.policy.context import Facts
@@ -34,6 +37,10 @@ decision_logger = logging.getLogger("booking_gate.decision")
 
 #: How an adapter tells the core who is asking; may raise SourceError (identity unverifiable).
 Identify = Callable[[], Awaitable[Identity]]
+
+def _member(identity: Identity | None) -> str | None:
+    return identity.member_id if identity else None
+
 
 _VERBS = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}
 
@@ -55,6 +62,9 @@ class DecisionCore:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = _utcnow,
         client: WixClient | None = None,
+        deadline: float = 3.0,
+        holds: HoldBook | None = None,
+        hold_methods: Collection[str] = ("POST",),
     ) -> None:
         self.reloader = reloader
         self._client = client
@@ -67,6 +77,10 @@ class DecisionCore:
         }
         self._clock = clock
         self._now = now
+        #: Seconds one decision may take, retries included; then the fail mode decides.
+        self.deadline = deadline
+        self.holds = holds if holds is not None else HoldBook(clock=clock)
+        self._hold_methods = frozenset(m.upper() for m in hold_methods)
         #: How often each shadow rule would have acted, since start-up.
         self.shadow_counts: Counter[str] = Counter()
 
@@ -83,7 +97,11 @@ class DecisionCore:
     ) -> Facts:
         """Gather what the rules read; raises SourceError when upstream cannot say."""
         member = identity.member_id
-        balance: BalanceSnapshot | None = await self.loader.get(member) if member else None
+        balance: BalanceSnapshot | None = None
+        data = "none"
+        if member:
+            loaded = await self.loader.load(member, policies.max_age)
+            balance, data = self.holds.apply(loaded.snapshot), loaded.data
         service = await self.service(service_id)
         now = self._now()
         return Facts(
@@ -95,39 +113,75 @@ class DecisionCore:
             now=now,
             today=policies.today(now),
             balance_age=max(0.0, self._clock() - balance.fetched_at) if balance else 0.0,
+            data=data,
         )
 
     async def decide(
-        self, identify: Identify, *, service_id: str, path: str, method: str
+        self, identify: Identify, *, service_id: str, path: str, method: str,
+        hold: bool = True,
     ) -> Decision:
-        """The decision for one checkout; never raises, always logs one line."""
+        """The decision for one checkout; never raises, always logs one line.
+
+        ``hold=False`` asks again about a submission already decided (nginx fetching the page
+        to show): it must not hold the credits a second time.
+        """
         policies = self.reloader.current  # one read: a reload mid-request cannot mix sets
         identity: Identity | None = None
         try:
-            identity = await identify()
-            facts = await self.facts(identity, service_id, path, method, policies)
-            decision = policies.decide(facts.as_cel(), identity.member_id)
+            async with asyncio.timeout(self.deadline):
+                identity = await identify()
+                decision = await self._decide(identity, service_id, path, method, policies,
+                                              hold)
         except SourceError as exc:
-            member = identity.member_id if identity else None
-            decision = policies.failed(f"{exc.kind}: {exc}", member)
+            decision = policies.failed(f"{exc.kind}: {exc}", _member(identity))
+        except TimeoutError:
+            decision = policies.failed(
+                f"deadline_exceeded: no answer within {self.deadline:g} s", _member(identity))
         except Exception as exc:
             # A bug must not open the gate or become a 500: take the declared fail mode, loudly.
             logger.exception("booking-gate failed while deciding; applying on_error")
-            member = identity.member_id if identity else None
-            decision = policies.failed(f"internal_error: {type(exc).__name__}", member)
+            decision = policies.failed(f"internal_error: {type(exc).__name__}", _member(identity))
         if decision.shadow:
             self._count_shadow(decision, policies)
         self._log(decision, service_id, path)
         return decision
 
+    async def _decide(
+        self, identity: Identity, service_id: str, path: str, method: str, policies: PolicySet,
+        hold: bool,
+    ) -> Decision:
+        member = identity.member_id
+        if member is None or not hold or method not in self._hold_methods:
+            return self._evaluate(
+                await self.facts(identity, service_id, path, method, policies), policies)
+        # A submission: decide in turn with this member's other submissions, and hold the
+        # credits of one that goes through, so a second tab cannot spend them again.
+        async with self.holds.turn(member):
+            facts = await self.facts(identity, service_id, path, method, policies)
+            decision = self._evaluate(facts, policies)
+            credits = facts.credits
+            if decision.allows and credits.paying_pool is not None and facts.balance:
+                pool = next(p for p in facts.balance.pools if p.pool_id == credits.paying_pool)
+                self.holds.hold(member, pool.pool_id, credits.cost, baseline=pool.available)
+            return decision
+
+    @staticmethod
+    def _evaluate(facts: Facts, policies: PolicySet) -> Decision:
+        data_age = facts.balance_age if facts.balance is not None else None
+        decision = policies.decide(facts.as_cel(), facts.identity.member_id, data_age)
+        return replace(decision, data=facts.data) if facts.data != "none" else decision
+
     async def invalidate(self, member_id: str) -> None:
-        """Forget a member's balance and pools, e.g. right after they booked or bought a plan."""
+        """Forget a member's balance, pools and holds, e.g. when a webhook says they booked or
+        bought a plan: the next decision reads what Wix says now."""
         self.source.forget(member_id)
+        self.holds.release(member_id)
         await self.loader.invalidate(member_id)
 
     async def aclose(self) -> None:
         """Stop watching policies and close the connections the gate opened itself."""
         await self.reloader.stop()
+        await self.loader.aclose()
         await self.source.aclose()
         if self._client is not None:
             await self._client.aclose()
@@ -169,5 +223,6 @@ class DecisionCore:
                 "error": decision.error,
                 "error_kind": decision.error_kind,
                 "shadow": list(decision.shadow),
+                "data": decision.data,
             }},
         )

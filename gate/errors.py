@@ -4,7 +4,8 @@
     ├── ConfigError            bad configuration given to BookingGate or the CLI
     ├── PolicyError            a policy set failed to load; carries every PolicyProblem found
     └── SourceError            the gate could not learn something from upstream
-        ├── UpstreamUnavailable    connection refused, timeout, 5xx, 429
+        ├── UpstreamUnavailable    connection refused, timeout, 5xx, 429, circuit open
+        ├── UpstreamBudgetSpent    the gate's own share of Wix's 200 calls a minute is used up
         ├── UpstreamAuthError      401 / 403: the API key, site id or permissions are wrong
         ├── UpstreamNotFound       404 on an endpoint the gate relies on
         ├── UpstreamRejected       any other 4xx: the gate sent something Wix would not take
@@ -26,6 +27,7 @@ __all__ = [
     "PolicyProblem",
     "SourceError",
     "UpstreamAuthError",
+    "UpstreamBudgetSpent",
     "UpstreamDataError",
     "UpstreamNotFound",
     "UpstreamRejected",
@@ -88,6 +90,17 @@ class UpstreamUnavailable(SourceError):
     """Upstream could not be reached or answered 5xx/429; worth retrying later."""
 
     kind = "upstream_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        #: Seconds Wix asked us to wait (a Retry-After header), if it said.
+        self.retry_after = retry_after
+
+
+class UpstreamBudgetSpent(SourceError):
+    """No call was made: this instance's share of Wix's rate limit is used up for now."""
+
+    kind = "upstream_budget"
 
 
 class UpstreamAuthError(SourceError):

@@ -71,7 +71,8 @@ class BookingGate:
             self._routes = RouteMatcher(checkouts)
             self._parts = assemble(**options)
             if status_path:
-                self._admin = AdminEndpoints(self, status_path, status_clients, status_token)
+                self._admin = AdminEndpoints(self._parts.core, status_path, status_clients,
+                                             status_token)
         except (ConfigError, PolicyError) as exc:
             self.problem = exc
             logger.error("booking-gate cannot start: %s", exc)

@@ -16,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Scope
 
+from gate.paths import is_same_site_path
 from gate.policy.decision import Decision
 from gate.routes import route_path
 
@@ -50,7 +51,7 @@ def safe_return_path(scope: Scope) -> str:
     path = route_path({"path": scope.get("path") or "", "root_path": root})
     if path.startswith("/"):
         path = root + path
-    if not _same_site(path):
+    if not is_same_site_path(path):
         path = "/"
     query = scope.get("query_string", b"")
     return quote(path, safe=_PATH_SAFE) + ("?" + query.decode("latin-1") if query else "")
@@ -123,19 +124,12 @@ def _under_root(location: str, scope: Scope) -> str:
     site, the policy's own (already validated) target is used.
     """
     root = _root(scope)
-    if not root or not _same_site(root):
+    if not root or not is_same_site_path(root):
         return location
     root = quote(root, safe=_PATH_SAFE)  # the policy's target is a URL: match its encoding
     if location == root or location.startswith((root + "/", root + "?")):
         return location
     return root + location
-
-
-def _same_site(path: str) -> bool:
-    # "//host" and "/\\host" are read by browsers as another site, and browsers drop tabs
-    # and line breaks ("/\t/host"): never hand any of those back.
-    return (path.startswith("/") and not path.startswith(("//", "/\\"))
-            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in path))
 
 
 def _wants_json(scope: Scope) -> bool:

@@ -47,6 +47,9 @@ class GateSettings(BaseSettings):
                                "take")
     wix_retries: int = Field(default=1, ge=0, le=5, description="retries of a Wix call that "
                              "failed in a way worth retrying (connection, timeout, 429, 5xx)")
+    wix_rate_limit: int = Field(default=200, ge=1, le=100_000, description="Wix calls a "
+                                "minute this instance may make, everything included (Wix "
+                                "allows an app instance 200)")
     wix_webhook_public_key: SecretStr | None = Field(default=None, description="the PEM public "
                                                      "key Wix signs webhooks with")
     # -- policies and decisions ----------------------------------------------------------------
@@ -56,6 +59,16 @@ class GateSettings(BaseSettings):
                                           "checks of the policy files for edits; empty: off")
     cache_ttl: float = Field(default=30.0, gt=0, description="seconds a balance is reused")
     cache_maxsize: int = Field(default=10_000, ge=1, description="members kept in the cache")
+    stale_while_revalidate: float = Field(default=30.0, ge=0, description="seconds past "
+                                          "cache_ttl that credits are still used while one "
+                                          "refresh runs in the background")
+    stale_if_error: float = Field(default=300.0, ge=0, description="seconds past cache_ttl "
+                                  "that credits are used when Wix cannot answer")
+    decision_deadline: float = Field(default=3.0, gt=0, le=60, description="seconds one "
+                                     "decision may take, retries included; then on_error")
+    hold_seconds: float = Field(default=600.0, ge=0, description="how long an allowed "
+                                "checkout submission holds its credits (the last-credit "
+                                "guard); 0 turns the guard off")
     service_costs: dict[str, Decimal] = Field(default_factory=dict, description="explicit "
                                               "credits per service id, overriding Wix's prices "
                                               '(JSON: {"id": "2"})')

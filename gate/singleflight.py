@@ -25,6 +25,10 @@ class SingleFlight(Generic[T]):
     def __len__(self) -> int:
         return len(self._flights)
 
+    def __contains__(self, key: object) -> bool:
+        """Is a call for ``key`` in flight (so a new caller would only wait for it)?"""
+        return key in self._flights
+
     async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         task = self._flights.get(key)
         if task is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import pytest
@@ -98,7 +100,8 @@ def test_the_cheapest_pool_that_can_pay_pays() -> None:
     dear = PoolBalance("dear", Decimal(5), Decimal(0), "ACTIVE",
                        benefits=(Benefit(YOGA_SET, Decimal(2)),))
     credits = credits_for(BalanceSnapshot("m", (dear, cheap), 0.0, "s"), YOGA)
-    assert (credits.paying_pool, credits.cost, credits.sessions_left) == ("cheap", 1, 3)
+    assert (credits.paying_pool, credits.cost, credits.sessions_left) == (
+        "cheap", Decimal(1), Decimal(3))
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -117,17 +120,34 @@ def test_bad_amounts_are_errors_not_zero(bad: object) -> None:
         BalanceAmount.model_validate({"available": bad, "reserved": "0"})
 
 
+@pytest.mark.parametrize(("bad", "message"), [
+    ("0.12345", "'0.12345' has 5 decimal places; credit amounts have at most 4 decimal places"),
+    ("0.99999999999999999", "at most 4 decimal places"),
+    ("123456789012", "at most 11 digits before the decimal point"),
+    ("1e9", "is not a plain decimal amount"),
+])
+def test_a_bad_amount_is_refused_with_the_limit_it_broke(bad: str, message: str) -> None:
+    # Too many decimals is a limit, not "not a decimal": the message says which one it broke.
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        BalanceAmount.model_validate({"available": bad, "reserved": "0"})
+
+
 class CountingSource:
     key = "counting"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = lambda: 0.0) -> None:
         self.calls = 0
+        self.clock = clock
         self.release = asyncio.Event()
 
     async def fetch(self, member_id: str) -> BalanceSnapshot:
         self.calls += 1
         await self.release.wait()
-        return BalanceSnapshot(member_id, (pool("ACTIVE", str(self.calls)),), 0.0, self.key)
+        return BalanceSnapshot(member_id, (pool("ACTIVE", str(self.calls)),), self.clock(),
+                               self.key)
+
+    async def fetch_many(self, member_ids: Sequence[str]) -> dict[str, BalanceSnapshot]:
+        return {m: await self.fetch(m) for m in member_ids}
 
     async def service(self, service_id: str) -> ServiceInfo:
         return ServiceInfo(service_id, known=False)
@@ -141,9 +161,10 @@ class CountingSource:
 
 def test_cache_expires_on_the_injected_clock() -> None:
     clock = FakeClock()
-    source = CountingSource()
+    source = CountingSource(clock)
     source.release.set()
-    loader = BalanceLoader(source, MemoryBalanceCache(ttl=30, timer=clock))
+    loader = BalanceLoader(source, MemoryBalanceCache(ttl=30, timer=clock), fresh_for=30,
+                           revalidate_for=0, clock=clock)
 
     async def run() -> list[Decimal]:
         first = await loader.get("m")

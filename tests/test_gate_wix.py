@@ -53,7 +53,7 @@ def test_balance_change_reaches_gate_after_ttl(
     gated: Callable[..., Any], emulator: Emulator, clock: FakeClock
 ) -> None:
     """Within the TTL the cached balance answers; once it passes, the new one does."""
-    url, _ = gated(cache_ttl=30)
+    url, _ = gated(cache_ttl=30, stale_while_revalidate=0)
     token = emulator.token("ana")
     assert get_as(url, token).status_code == 200
     emulator.set_balance(ANA_POOL, available="0")

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -24,6 +23,7 @@ from starlette.routing import Route
 from gate.balances import credits_for
 from gate.config import WixSettings
 from gate.middleware import BookingGate, PolicySource
+from gate.paths import is_same_site_path
 from gate.policy.decision import Decision
 
 __all__ = ["DEMO_SERVICES", "TOKEN_COOKIE", "DemoService", "create_demo_site"]
@@ -58,10 +58,7 @@ def _page(name: str, title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _same_site(target: str | None, fallback: str) -> str:
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return fallback
-    parts = urlsplit(target)
-    return fallback if parts.scheme or parts.netloc else target
+    return target if target and is_same_site_path(target) else fallback
 
 
 class DemoSite:

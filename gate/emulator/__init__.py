@@ -3,6 +3,11 @@
 Used by the test suite and by the demo. ``create_emulator(load_seed(DEMO_SEED_PATH), ...)`` gives
 a Starlette app; serve it with ``gate.testing.run_server`` or uvicorn. ``SCENARIO_SEED_PATH`` is
 a second seed with one member per credit situation, for table-driven tests of a client.
+
+Admin endpoints under ``/_emulator`` set the data, add latency, arm faults (429 bursts, 5xx,
+timeouts, truncated, huge, endless and dripped bodies), count calls and send signed Wix
+webhooks; ``README.md`` beside this file lists them, and says how a test gets a refused
+connection (a loopback port nobody listens on).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Test controls under ``/_emulator``: no auth, never part of Wix, never counted as Wix calls.
 
 They let a test set up a situation (pools, items, balances, tokens), make Wix misbehave
-(faults, quirks) and observe the client (call counts and their timeline).
+(faults, quirks, latency), send it Wix's signed webhooks (admin_webhooks.py) and observe the
+client (call counts and their timeline).
 """
 
 from __future__ import annotations
@@ -10,30 +11,30 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gate.balances import KNOWN_POOL_STATUSES, POOL_STATUS_PATTERN
+from gate.emulator.admin_webhooks import WEBHOOK_ENDPOINTS
 from gate.emulator.errors import parse_model, read_json, validation_error
+from gate.emulator.faults import FaultBody, build_fault
 from gate.emulator.quirks import Quirks
-from gate.emulator.seed import POOL_STATUSES, Amount, SeedBalance, SeedItem, SignedAmount
+from gate.emulator.seed import Amount, SeedBalance, SeedItem, SignedAmount
 from gate.emulator.shapes import balance_json, item_json
-from gate.emulator.state import DEFAULT_TOKEN_LIFETIME, EmulatorState, Fault, iso_now
+from gate.emulator.state import DEFAULT_TOKEN_LIFETIME, EmulatorState, Latency, iso_now
 from gate.emulator.wix import WIX_ROUTES
+from gate.strict import StrictModel
 
 __all__ = ["ADMIN_ENDPOINTS", "AdminHandler"]
 
 AdminHandler = Callable[[Request, EmulatorState], Awaitable[Response]]
 
-# What a future Wix enum value looks like: the shape the gate's models accept (gate.wix.models).
-_ENUM_VALUE = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
+# What a future Wix status looks like: the shape the gate's models accept (gate.wix.models).
+_STATUS_NAME = re.compile(POOL_STATUS_PATTERN)
 
 
-class _AdminBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _PatchBody(_AdminBody):
+class _PatchBody(StrictModel):
     available: SignedAmount | None = None
     reserved: Amount | None = None
     status: str | None = None
@@ -42,19 +43,15 @@ class _PatchBody(_AdminBody):
     allowUnknown: bool = False
 
 
-class _TokenBody(_AdminBody):
+class _TokenBody(StrictModel):
     member: str | None = None
     visitor: bool = False
     expiresIn: int = DEFAULT_TOKEN_LIFETIME
 
 
-class _FaultBody(_AdminBody):
-    route: str
-    status: int | None = Field(default=None, ge=100, le=599)
-    body: str = ""
-    contentType: str = "application/json"
-    times: int | None = Field(default=1, ge=1)  # explicit null: until cleared
-    delay: float = Field(default=0.0, ge=0, le=60)
+class _LatencyBody(StrictModel):
+    seconds: float = Field(default=0.0, ge=0, le=60)
+    jitter: float = Field(default=0.0, ge=0, le=60)
 
 
 async def _calls(request: Request, state: EmulatorState) -> Response:
@@ -88,10 +85,10 @@ async def _reset_calls(request: Request, state: EmulatorState) -> Response:
 async def _patch_balance(request: Request, state: EmulatorState) -> Response:
     body = parse_model(_PatchBody, await read_json(request))
     if body.status is not None:
-        known = body.status in POOL_STATUSES
-        if not (known or (body.allowUnknown and _ENUM_VALUE.fullmatch(body.status))):
+        known = body.status in KNOWN_POOL_STATUSES
+        if not (known or (body.allowUnknown and _STATUS_NAME.fullmatch(body.status))):
             hint = " (or an upper-case name with allowUnknown: true)"
-            raise validation_error("status", f"must be one of {list(POOL_STATUSES)}{hint}")
+            raise validation_error("status", f"must be one of {list(KNOWN_POOL_STATUSES)}{hint}")
     pool_id = request.path_params["poolId"]
     record = state.patch_balance(pool_id, body.available, body.reserved, body.status)
     return JSONResponse({"balance": balance_json(record)})
@@ -133,12 +130,11 @@ async def _members(request: Request, state: EmulatorState) -> Response:
 
 
 async def _add_fault(request: Request, state: EmulatorState) -> Response:
-    body = parse_model(_FaultBody, await read_json(request))
+    """Arm a fault on one route (gate.emulator.faults describes the fields and the kinds)."""
+    body = parse_model(FaultBody, await read_json(request))
     if body.route not in WIX_ROUTES:
         raise validation_error("route", f"must be one of {list(WIX_ROUTES)}")
-    if body.status is None and not body.delay:
-        raise validation_error("status", "give a status, a delay, or both")
-    fault = Fault(body.status, body.body, body.contentType, body.times, body.delay)
+    fault = build_fault(body)
     state.add_fault(body.route, fault)
     return JSONResponse({"fault": {"route": body.route, **fault.describe()}}, status_code=201)
 
@@ -171,6 +167,28 @@ async def _clear_quirks(request: Request, state: EmulatorState) -> Response:
     return JSONResponse({"quirks": state.quirks.model_dump()})
 
 
+def _latency_json(state: EmulatorState) -> Response:
+    latency = state.latency
+    return JSONResponse({"latency": {"seconds": latency.seconds, "jitter": latency.jitter}})
+
+
+async def _get_latency(request: Request, state: EmulatorState) -> Response:
+    return _latency_json(state)
+
+
+async def _set_latency(request: Request, state: EmulatorState) -> Response:
+    """Every Wix call waits ``seconds`` (plus up to ``jitter`` more) before it is answered,
+    without holding up the others; admin calls never wait."""
+    body = parse_model(_LatencyBody, await read_json(request))
+    state.latency = Latency(body.seconds, body.jitter)
+    return _latency_json(state)
+
+
+async def _clear_latency(request: Request, state: EmulatorState) -> Response:
+    state.latency = Latency()
+    return _latency_json(state)
+
+
 async def _reset(request: Request, state: EmulatorState) -> Response:
     state.reset()
     return JSONResponse({"reset": True})
@@ -190,5 +208,9 @@ ADMIN_ENDPOINTS: list[tuple[str, str, AdminHandler]] = [
     ("GET", "/_emulator/quirks", _get_quirks),
     ("POST", "/_emulator/quirks", _set_quirks),
     ("DELETE", "/_emulator/quirks", _clear_quirks),
+    ("GET", "/_emulator/latency", _get_latency),
+    ("POST", "/_emulator/latency", _set_latency),
+    ("DELETE", "/_emulator/latency", _clear_latency),
     ("POST", "/_emulator/reset", _reset),
+    *WEBHOOK_ENDPOINTS,
 ]

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gate.amounts import parse_amount
 from gate.emulator.errors import as_object, validation_error
-from gate.emulator.seed import SeedBenefit, format_amount, parse_amount
+from gate.emulator.seed import SeedBenefit, format_amount
 from gate.emulator.shapes import compact
 from gate.emulator.state import BalanceRecord, EmulatorState
 
@@ -121,7 +122,7 @@ def _balance_result(
     record: BalanceRecord, benefit: SeedBenefit, request: EligibilityRequest
 ) -> dict[str, Any]:
     requested = parse_amount(benefit.price) * request.count
-    if parse_amount(record.available, signed=True) >= requested:
+    if parse_amount(record.available, negative=True) >= requested:
         options = {
             "poolId": record.id,
             "benefitKey": benefit.benefitKey,

@@ -12,9 +12,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from gate.amounts import MAX_DECIMAL_PLACES
 from gate.emulator.seed import format_amount
+from gate.strict import StrictModel
 
 __all__ = ["AMOUNT_KEYS", "EXTRA_FIELD", "Quirks", "page_metadata", "present"]
 
@@ -36,13 +38,11 @@ AMOUNT_KEYS = frozenset(
 # purpose: a client that treats a oneof such as ``beneficiary`` as "its only key" breaks on it.
 EXTRA_FIELD = "emulatorFutureField"
 _EXTRA_VALUE = {"note": "an unknown field: clients must ignore it"}
-_PADDED = Decimal("0.0001")
+_PADDED = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)  # "7" -> "7.0000"
 
 
-class Quirks(BaseModel):
+class Quirks(StrictModel):
     """The switches; the defaults are the emulator's plain, documented behaviour."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     amountStyle: Literal["verbatim", "padded", "plain"] = "verbatim"
     """verbatim: as stored ("2.5", seeded "7.0000" stays); padded: "7.0000"; plain: "7"."""

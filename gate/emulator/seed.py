@@ -10,18 +10,15 @@ that no secret ever lives in a data file.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     model_validator,
@@ -29,14 +26,16 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gate.amounts import parse_amount
+from gate.balances import KnownPoolStatus
+from gate.strict import StrictModel
+
 __all__ = [
     "BOOKINGS_APP_ID",
     "ID_NAMESPACE",
-    "POOL_STATUSES",
     "PRICING_PLANS_NAMESPACE",
     "Amount",
     "EmulatorSeed",
-    "PoolStatus",
     "SeedBalance",
     "SeedBenefit",
     "SeedError",
@@ -46,7 +45,6 @@ __all__ = [
     "SignedAmount",
     "format_amount",
     "load_seed",
-    "parse_amount",
 ]
 
 # The Wix Bookings app id: the provider of every benefit a class pack grants (reference §6).
@@ -55,26 +53,10 @@ BOOKINGS_APP_ID = "13d21c63-b5ec-5912-8397-c3a5ddb27a97"
 PRICING_PLANS_NAMESPACE = "@wix/pricing-plans"
 # uuid5 namespace for every id the emulator derives, so derived ids are the same on every run.
 ID_NAMESPACE = uuid.UUID("3f0c2a55-6d0e-4b8e-9a51-0c1e7d2b9a10")
-POOL_STATUSES = ("ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING")
-PoolStatus = Literal["ACTIVE", "PAUSED", "ENDED", "PROVISIONING", "RENEWING", "PENDING"]
-
-# Wix decimals carry at most 4 decimal places (maxScale 4). Plain digits and an optional minus
-# only: no exponent, no plus sign, no spaces. 15 integer digits keep every sum well inside
-# Decimal's 28-digit precision.
-_AMOUNT_RE = re.compile(r"-?\d{1,15}(\.\d{1,4})?")
 
 
 class SeedError(ValueError):
     """The seed file cannot be read or does not validate; the message names the field."""
-
-
-def parse_amount(text: object, *, signed: bool = False) -> Decimal:
-    """Parse a Wix decimal string, refusing floats, exponents and more than 4 decimals."""
-    if not isinstance(text, str) or not _AMOUNT_RE.fullmatch(text):
-        raise ValueError(f"must be a decimal string with at most 4 decimals, got {text!r}")
-    if text.startswith("-") and not signed:
-        raise ValueError(f"must not be negative, got {text!r}")
-    return Decimal(text)
 
 
 def format_amount(value: Decimal) -> str:
@@ -84,14 +66,17 @@ def format_amount(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+# Seed amounts follow gate.amounts' grammar as Wix writes it: no "+" sign, no spaces, and no
+# minus either, except where noted. The text is kept verbatim: seeded "7.0000" is emitted as
+# "7.0000".
 def _check_amount(text: str) -> str:
     parse_amount(text)
-    return text  # kept verbatim: seeded "7.0000" is emitted as "7.0000"
+    return text
 
 
 def _check_signed_amount(text: str) -> str:
     # Only `available` may be negative: Wix never documents it, but a client must survive it.
-    parse_amount(text, signed=True)
+    parse_amount(text, negative=True)
     return text
 
 
@@ -116,27 +101,23 @@ Timestamp = Annotated[str, BeforeValidator(_timestamp_to_text), AfterValidator(_
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
-class _Model(BaseModel):
-    # strict: a YAML `available: 2.5` is a float, and floats are how credits go wrong.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class SeedMember(_Model):
+# StrictModel is strict: a YAML `available: 2.5` is a float, and floats are how credits go wrong.
+class SeedMember(StrictModel):
     name: NonEmpty
     id: NonEmpty
     email: NonEmpty
     nickname: str | None = None
     contactId: str | None = None
     createdDate: Timestamp = "2026-01-01T09:00:00.000Z"
-    tokens: list[NonEmpty] = []
+    tokens: list[NonEmpty] = Field(default_factory=list)
 
 
-class SeedVisitor(_Model):
+class SeedVisitor(StrictModel):
     id: NonEmpty
-    tokens: list[NonEmpty] = []
+    tokens: list[NonEmpty] = Field(default_factory=list)
 
 
-class SeedBenefit(_Model):
+class SeedBenefit(StrictModel):
     """One benefit of a pool: redeeming an item of ``itemSetId`` costs ``price`` credits."""
 
     benefitKey: NonEmpty = "classes"
@@ -146,7 +127,7 @@ class SeedBenefit(_Model):
     displayName: str | None = None
 
 
-class SeedItem(_Model):
+class SeedItem(StrictModel):
     """A benefit item: one Bookings service inside one item set (reference §6).
 
     ``service`` is emitted as the item's ``externalId``. The same service may sit in several item
@@ -178,14 +159,14 @@ class SeedItem(_Model):
         return (self.itemSetId, self.providerAppId, self.category, self.service)
 
 
-class SeedBalance(_Model):
+class SeedBalance(StrictModel):
     """A pool and its balance, which share one id (reference §1)."""
 
     id: NonEmpty
     member: NonEmpty = Field(description="a seed member's name or id")
     available: SignedAmount = "0"
     reserved: Amount = "0"
-    status: PoolStatus = "ACTIVE"
+    status: KnownPoolStatus = "ACTIVE"
     namespace: NonEmpty = PRICING_PLANS_NAMESPACE
     poolDefinitionId: str | None = None
     programDefinitionId: str | None = None
@@ -207,16 +188,16 @@ class SeedBalance(_Model):
         return self
 
 
-class EmulatorSeed(_Model):
+class EmulatorSeed(StrictModel):
     # Accepted and ignored: the site id is an argument of create_emulator, never file data.
     site_id: str | None = None
-    members: list[SeedMember] = []
-    visitors: list[SeedVisitor] = []
-    items: list[SeedItem] = []
+    members: list[SeedMember] = Field(default_factory=list)
+    visitors: list[SeedVisitor] = Field(default_factory=list)
+    items: list[SeedItem] = Field(default_factory=list)
     # The benefits of a pool that names none (in this file or through POST /_emulator/balances),
     # so a test can mint a pool that covers the seed's services without repeating item sets.
     defaultBenefits: list[SeedBenefit] | None = Field(default=None, min_length=1, max_length=10)
-    balances: list[SeedBalance] = []
+    balances: list[SeedBalance] = Field(default_factory=list)
 
     def find_member(self, name_or_id: str) -> SeedMember | None:
         """Look a member up by its short name or its id."""

@@ -15,7 +15,7 @@ from gate.emulator.seed import ID_NAMESPACE, SeedItem, SeedMember
 if TYPE_CHECKING:
     from gate.emulator.state import BalanceRecord
 
-__all__ = ["balance_json", "compact", "item_json", "member_json", "pool_json"]
+__all__ = ["balance_json", "compact", "contact_id", "item_json", "member_json", "pool_json"]
 
 
 def compact(values: dict[str, Any]) -> dict[str, Any]:
@@ -124,13 +124,17 @@ def item_json(item: SeedItem) -> dict[str, Any]:
     )
 
 
+def contact_id(member: SeedMember) -> str:
+    """The member's contact id: the seed's, or one derived from the member id."""
+    return member.contactId or str(uuid.uuid5(ID_NAMESPACE, f"contact:{member.id}"))
+
+
 def member_json(member: SeedMember, fieldsets: set[str]) -> dict[str, Any]:
     """A Member as GetMyMember returns it; PUBLIC (the default) hides email and statuses."""
     nickname = member.nickname or member.name.capitalize()
-    contact_id = member.contactId or str(uuid.uuid5(ID_NAMESPACE, f"contact:{member.id}"))
     result: dict[str, Any] = {
         "id": member.id,
-        "contactId": contact_id,
+        "contactId": contact_id(member),
         "profile": {
             "nickname": nickname,
             "slug": member.name,

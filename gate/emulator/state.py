@@ -1,4 +1,5 @@
-"""In-memory state of one emulator instance: pools and balances, items, tokens, faults, calls.
+"""In-memory state of one emulator instance: pools and balances, items, tokens, faults, calls,
+latency and the webhook signing keys.
 
 Every method here is synchronous. The app runs on one event loop, so a read-modify-write done
 inside a single call cannot interleave with another request; that is the whole concurrency story.
@@ -6,6 +7,7 @@ inside a single call cannot interleave with another request; that is the whole c
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 import uuid
@@ -16,8 +18,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from gate.amounts import MAX_AMOUNT, parse_amount
 from gate.emulator.errors import app_error, validation_error
+from gate.emulator.faults import Fault
 from gate.emulator.quirks import Quirks
+from gate.emulator.records import BalanceRecord, TokenRecord
 from gate.emulator.seed import (
     ID_NAMESPACE,
     EmulatorSeed,
@@ -26,9 +31,9 @@ from gate.emulator.seed import (
     SeedItem,
     SeedMember,
     format_amount,
-    parse_amount,
 )
 from gate.emulator.shapes import balance_json
+from gate.emulator.webhooks import WebhookKeys
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME",
@@ -36,6 +41,7 @@ __all__ = [
     "BalanceRecord",
     "EmulatorState",
     "Fault",
+    "Latency",
     "TokenRecord",
     "iso_now",
 ]
@@ -43,85 +49,23 @@ __all__ = [
 DEFAULT_TOKEN_LIFETIME = 14400  # Wix access tokens live 4 hours (reference §3)
 TIMELINE_LIMIT = 100_000  # a long demo run must not grow the call timeline without bound
 _SEED_LIFETIME = 365 * 24 * 3600  # fixed test tokens should never expire mid-run
-_UPPER_LIMIT = Decimal("999999999999999")  # keeps sums exact within Decimal's precision
+# The largest balance the amount grammar can write; Wix's real limit is not documented.
+_UPPER_LIMIT = MAX_AMOUNT
 
 
 def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass
-class BalanceRecord:
-    """One pool and its balance (they share an id). Amounts are kept as the text to emit.
-
-    ``benefits`` are the seed's, with every item set id resolved, so the pool JSON and the
-    eligibility check can never disagree about which item set a benefit covers.
-    """
-
-    seed: SeedBalance
-    member_id: str
-    benefits: list[SeedBenefit]
-    available: str
-    reserved: str
-    status: str
-    revision: int
-    updated_date: str
-    last_transaction_id: str | None
-    pool_revision: int = 1
-    pool_updated_date: str = ""
-
-    @property
-    def id(self) -> str:
-        return self.seed.id
-
-    @classmethod
-    def from_seed(
-        cls, seed: SeedBalance, member_id: str, benefits: list[SeedBenefit]
-    ) -> BalanceRecord:
-        updated = seed.updatedDate or seed.createdDate
-        return cls(
-            seed=seed,
-            member_id=member_id,
-            benefits=benefits,
-            available=seed.available,
-            reserved=seed.reserved,
-            status=seed.status,
-            revision=seed.revision,
-            updated_date=updated,
-            last_transaction_id=seed.lastTransactionId,
-            pool_updated_date=updated,
-        )
-
-
 @dataclass(frozen=True)
-class TokenRecord:
-    subject_type: str  # "MEMBER" or "VISITOR"
-    subject_id: str
-    iat: int
-    exp: int
+class Latency:
+    """Added to every Wix call before it is answered: ``seconds`` plus up to ``jitter`` more."""
 
-    def expired(self) -> bool:
-        return time.time() >= self.exp
+    seconds: float = 0.0
+    jitter: float = 0.0
 
-
-@dataclass
-class Fault:
-    """A canned response for one route. ``status`` None means: only delay the real answer."""
-
-    status: int | None
-    body: str = ""
-    content_type: str = "application/json"
-    remaining: int | None = 1  # None: until cleared
-    delay: float = 0.0
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "body": self.body,
-            "contentType": self.content_type,
-            "times": self.remaining,
-            "delay": self.delay,
-        }
+    def sample(self) -> float:
+        return self.seconds + (random.uniform(0, self.jitter) if self.jitter else 0.0)
 
 
 @dataclass
@@ -130,6 +74,9 @@ class EmulatorState:
     api_key: str = field(repr=False)
     site_id: str
     clock: Callable[[], float] = time.monotonic
+    # Made once per emulator and kept across resets: a receiver is configured with its public
+    # half, like a real app's webhook key.
+    webhook_keys: WebhookKeys = field(default_factory=WebhookKeys, repr=False)
     balances: dict[str, BalanceRecord] = field(default_factory=dict)
     items: dict[str, SeedItem] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict, repr=False)
@@ -139,6 +86,7 @@ class EmulatorState:
     )
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     quirks: Quirks = field(default_factory=Quirks)
+    latency: Latency = field(default_factory=Latency)
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
     generation: int = 0
     serial: int = 0
@@ -147,7 +95,8 @@ class EmulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Back to the seed: pools, items, tokens, faults, quirks, calls and idempotency keys."""
+        """Back to the seed: pools, items, tokens, faults, quirks, latency, calls and idempotency
+        keys. The webhook keys stay."""
         self.generation += 1
         self.serial = 0
         self.balances.clear()
@@ -156,6 +105,7 @@ class EmulatorState:
         self.clear_calls()
         self.faults.clear()
         self.quirks = Quirks()
+        self.latency = Latency()
         self.idempotency.clear()
         for item in self.seed.items:
             self.add_item(item)
@@ -286,7 +236,7 @@ class EmulatorState:
         if key in self.idempotency:
             return self.idempotency[key]
         record = self.get_balance(pool_id)
-        current = parse_amount(record.available, signed=True)
+        current = parse_amount(record.available, negative=True)
         target = current + value if kind == "ADJUST" else value
         if target < 0 or target > _UPPER_LIMIT:
             raise app_error(

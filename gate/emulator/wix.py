@@ -14,10 +14,11 @@ from typing import Any
 
 from starlette.requests import Request
 
+from gate.amounts import parse_amount
 from gate.emulator.eligibility import check_eligibility, parse_request
 from gate.emulator.errors import app_error, read_json, validation_error
 from gate.emulator.query import MAX_LIMIT, Field, Page, run_query
-from gate.emulator.seed import SeedItem, parse_amount
+from gate.emulator.seed import SeedItem
 from gate.emulator.shapes import balance_json, item_json, member_json, pool_json
 from gate.emulator.state import BalanceRecord, EmulatorState
 
@@ -101,7 +102,7 @@ async def _get_balance(request: Request, state: EmulatorState) -> dict[str, Any]
 def _change_value(options: Any, field_name: str) -> Decimal:
     value = options.get("value") if isinstance(options, dict) else None
     try:
-        return parse_amount(value, signed=True)
+        return parse_amount(value, negative=True)
     except ValueError as exc:
         raise validation_error(field_name, str(exc)) from None
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 from collections.abc import Callable
 
-from cachetools import TLRUCache
+from cachetools import TLRUCache, TTLCache
 from starlette.requests import HTTPConnection
 
-from gate.errors import ConfigError, UpstreamDataError
+from gate.errors import ConfigError, UpstreamBudgetSpent, UpstreamDataError
 from gate.identity.base import Identity
 from gate.singleflight import SingleFlight
+from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
+from gate.wix.transport import call_priority
 
 __all__ = ["WixTokenResolver"]
 
@@ -25,10 +28,15 @@ class WixTokenResolver:
 
     Uses ``POST /oauth2/token-info``, which also says which site issued the token; only a
     token of ``site_id`` counts. Answers are cached by a SHA-256 of the token, never the token
-    itself: a member for ``ttl`` seconds and never past the token's own expiry; a token Wix
-    calls inactive (expired, revoked, made up) as signed out for ``inactive_ttl`` seconds.
+    itself: a member until the token expires (at most ``ttl`` seconds), so a token is looked up
+    once in its lifetime; a token Wix calls inactive (expired, revoked, made up) as signed out
+    for ``inactive_ttl`` seconds, in a separate bounded cache so junk never pushes members out.
     Any other failure (Wix down, 4xx, bad data) raises a ``SourceError`` and is never cached,
     so the gate's fail mode applies instead of silently signing members out.
+
+    Tokens nobody has seen cost Wix calls that anyone can cause, so their lookups are paid from
+    a limited share of the Wix budget, at most ``max_concurrent`` at a time, and at most
+    ``per_client`` a minute from one client address.
     """
 
     name = "wix-token"
@@ -40,9 +48,12 @@ class WixTokenResolver:
         site_id: str,
         header: str | None = "authorization",
         cookie: str | None = None,
-        ttl: float = 300.0,
+        ttl: float = 4 * 3600.0,
         inactive_ttl: float = 30.0,
         maxsize: int = 10_000,
+        inactive_maxsize: int = 10_000,
+        max_concurrent: int = 8,
+        per_client: int = 30,
         timer: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -64,7 +75,12 @@ class WixTokenResolver:
         self._cache: TLRUCache[str, tuple[Identity, float]] = TLRUCache(
             maxsize, ttu=lambda _key, entry, now: now + entry[1], timer=timer
         )
+        self._inactive: TTLCache[str, Identity] = TTLCache(inactive_maxsize, inactive_ttl,
+                                                           timer=timer)
         self._flights: SingleFlight[Identity] = SingleFlight()
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._per_client = per_client
+        self._client_lookups: TTLCache[str, int] = TTLCache(10_000, 60.0, timer=timer)
 
     def __repr__(self) -> str:
         return f"WixTokenResolver(header={self._header!r}, cookie={self._cookie!r})"
@@ -73,11 +89,30 @@ class WixTokenResolver:
         token = self._token(conn)
         if token is None:
             return None
+        client = conn.client
+        return await self.identify(token, client=client.host if client else None)
+
+    async def identify(self, token: str, *, client: str | None = None) -> Identity:
+        """Who ``token`` belongs to (signed out if nobody here); raises SourceError when Wix
+        cannot say. For tokens handed over directly, like the decision API's memberToken."""
         key = hashlib.sha256(token.encode()).hexdigest()
         cached = self._cache.get(key)
         if cached is not None:
             return cached[0]
-        return await self._flights.run(key, lambda: self._lookup(key, token))
+        inactive = self._inactive.get(key)
+        if inactive is not None:
+            return inactive
+        if client is not None and key not in self._flights:  # joining a lookup costs nothing
+            count = self._client_lookups.get(client, 0)
+            if count >= self._per_client:
+                raise UpstreamBudgetSpent("too many unknown tokens from one client; try later")
+            self._client_lookups[client] = count + 1
+        return await self._flights.run(key, lambda: self._limited_lookup(key, token))
+
+    async def _limited_lookup(self, key: str, token: str) -> Identity:
+        async with self._slots:
+            with call_priority(Priority.NEW_TOKEN):
+                return await self._lookup(key, token)
 
     def _token(self, conn: HTTPConnection) -> str | None:
         if self._header:
@@ -97,7 +132,7 @@ class WixTokenResolver:
         info = await self._client.token_info(token)
         if not info.active:
             identity = Identity(None, self.name)
-            self._cache[key] = (identity, self._inactive_ttl)
+            self._inactive[key] = identity
             return identity
         if info.subject_type == "MEMBER" and not info.subject_id:
             raise UpstreamDataError("POST /oauth2/token-info: an active member token without "

@@ -6,16 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     WithJsonSchema,
     model_validator,
 )
 
+from gate.amounts import AMOUNT_PATTERN
 from gate.balances import KnownPoolStatus
-from gate.wix.models import AMOUNT_PATTERN
+from gate.strict import StrictModel
 
 __all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
            "RequestModel"]
@@ -40,11 +39,7 @@ Amount = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class PoolModel(_Strict):
+class PoolModel(StrictModel):
     """One pool of the member, for cases that need several."""
 
     available: Amount = Field(description='Credits in this pool, like "2.5".')
@@ -57,7 +52,7 @@ class PoolModel(_Strict):
                                  "this plan; the request's cost if left out.")
 
 
-class MemberModel(_Strict):
+class MemberModel(StrictModel):
     """A signed-in member and their balance: one pool (available/status) or a list of pools."""
 
     available: Amount | None = Field(default=None, description='Credits: 3 or "2.5".')
@@ -71,7 +66,7 @@ class MemberModel(_Strict):
     id: str = Field(default="member-1", min_length=1)
 
 
-class RequestModel(_Strict):
+class RequestModel(StrictModel):
     path: str = Field(default="/booking-form", pattern=r"^/")
     method: Literal["GET", "POST"] = "GET"
     service: str = "service-1"
@@ -79,7 +74,7 @@ class RequestModel(_Strict):
     known: bool = Field(default=True, description="false: a service id Wix does not know.")
 
 
-class ExpectModel(_Strict):
+class ExpectModel(StrictModel):
     """Exactly one of allow / redirect / deny, plus optional checks of the rule and reason."""
 
     allow: Literal[True] | None = None
@@ -97,7 +92,7 @@ class ExpectModel(_Strict):
         return self
 
 
-class CaseModel(_Strict):
+class CaseModel(StrictModel):
     name: str = Field(min_length=1, max_length=120)
     member: Literal["signed-out", "no-plan", "unavailable"] | MemberModel = Field(
         description="signed-out, no-plan, unavailable (Wix cannot be reached), or a balance."
@@ -108,7 +103,7 @@ class CaseModel(_Strict):
     expect: Literal["allow"] | ExpectModel
 
 
-class PolicyTestFileModel(_Strict):
+class PolicyTestFileModel(StrictModel):
     apiVersion: Literal["booking-gate/v1"]
     policies: str | None = Field(default=None, description="The policy folder or file to test, "
                                  "relative to this file. Its own folder if not given.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
 from gate.errors import PolicyError, PolicyProblem
 from gate.identity.base import ANONYMOUS, Identity
+from gate.paths import site_path_trouble
 from gate.policy.context import Facts, variables_read
 from gate.policy.decision import Outcome
 from gate.policy.engine import CelEngine, CompileFailure, Condition, EvalFailure
@@ -213,7 +214,7 @@ def _parse(
             continue
         if error["type"] == "missing" and loc in guessed:
             continue  # `acton:` already says "did you mean `action`?"; no "add action"
-        problems.append(_field_problem(file, located, error))
+        problems.append(_field_problem(file, located, dict(error)))
     wrong = frozenset(str(e["loc"][len(prefix)]) for e in errors if len(e["loc"]) > len(prefix))
     if not isinstance(data, dict) or not wrong:
         return None, wrong
@@ -316,7 +317,8 @@ def _compile_rules(
     samples = [(label, engine.activation(facts.as_cel())) for label, facts in _samples()]
     for checked in parsed:
         file, located = checked.name, checked.located
-        for item in sorted([*checked.rules, *checked.loose], key=lambda r: r.index):
+        items: list[_Rule | _Loose] = [*checked.rules, *checked.loose]
+        for item in sorted(items, key=lambda r: r.index):
             base = ("rules", item.index)
             if isinstance(item, _Loose):
                 if item.name is not None:
@@ -337,7 +339,8 @@ def _compile_rules(
                     f"({always.file}:{always.line}) comes first and always matches. Move this "
                     "rule above it, or narrow that rule's condition", rule=rule.name,
                     code="unreachable"))
-            entry = CompiledRule(rule.name, condition, outcome, rule.mode == "shadow", file, line)
+            entry = CompiledRule(rule.name, condition, outcome, rule.mode == "shadow", file, line,
+                                 _seconds(rule.max_age))
             compiled.append(entry)
             if always is None and not entry.shadow and _always_true(condition, samples):
                 always = entry
@@ -440,7 +443,7 @@ def _outcome(
                 file, line, col, "a redirect needs `to:`, the page to send the visitor to, like "
                 "to: /plans-pricing", rule=rule, code="missing-to"))
         elif model.to is not None:
-            trouble = _same_site_problem(model.to)
+            trouble = _redirect_target_problem(model.to)
             if trouble:
                 line, col = located.at((*base, "to"))  # the address itself is what is wrong
                 problems.append(PolicyProblem(file, line, col, trouble, rule=rule,
@@ -464,20 +467,23 @@ def _outcome(
     return Outcome("deny", model.status or 403, reason=model.reason, message=model.message)
 
 
-def _same_site_problem(target: str) -> str | None:
+def _redirect_target_problem(target: str) -> str | None:
+    """What is wrong with a policy's redirect target, in the words staff read, or None.
+
+    On top of the same-site check (gate.paths), a target is an address written by hand: no
+    spaces, and no fragment, which would swallow the ``?reason=`` the gate appends.
+    """
     shown = target if len(target) <= 60 else target[:57] + "..."
-    try:
-        parts = urlsplit(target)
-        elsewhere = bool(parts.scheme or parts.netloc)
-    except ValueError:  # "https://[broken": only a host part can be this malformed
-        elsewhere = True
-    if elsewhere or target.startswith(("//", "/\\")):
+    trouble = site_path_trouble(target)
+    if trouble == "elsewhere":
         return (f"`{shown}` points to another site; redirects must stay on this site. Write "
                 "a path that starts with /, like /plans-pricing")
-    if not target.startswith("/"):
+    if trouble == "relative":
         return f"`{shown}` must start with /, like /plans-pricing"
-    if any(ch.isspace() or ord(ch) < 32 for ch in target):
+    if trouble == "control" or any(ch.isspace() for ch in target):
         return f"`{shown}` contains spaces or control characters; remove them"
+    if "#" in target:
+        return f"`{shown}` has a fragment (#…); remove it"
     return None
 
 
@@ -553,3 +559,11 @@ def _samples() -> Iterable[tuple[str, Facts]]:
         yield label, Facts(identity=identity, balance=balance, service=info,
                            path="/booking-form", method="GET", now=now, today="2026-01-01",
                            balance_age=age)
+
+
+def _seconds(max_age: int | str | None) -> float | None:
+    """``10``, ``"10s"`` or ``"2m"`` as seconds (the model already checked the form)."""
+    if max_age is None or isinstance(max_age, int):
+        return None if max_age is None else float(max_age)
+    text = max_age.strip()
+    return float(text[:-1].strip()) * (60 if text.endswith("m") else 1)

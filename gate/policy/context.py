@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.balances import (
+    KNOWN_POOL_STATUSES,
     BalanceSnapshot,
     ServiceCredits,
     ServiceInfo,
@@ -51,8 +52,8 @@ VARIABLES: tuple[Variable, ...] = (
              "whatever its balance", "!covered"),
     Variable("service_known", "yes/no", "the service is one Wix knows (a class some plan can "
              "pay for); false for a made-up or deleted service id", "!service_known"),
-    Variable("status", "text", "plan status: ACTIVE, PAUSED, ENDED, PENDING, PROVISIONING, "
-             "RENEWING, or NONE when the member has no plan", 'status == "PAUSED"'),
+    Variable("status", "text", f"plan status: {', '.join(KNOWN_POOL_STATUSES)}, or NONE when "
+             "the member has no plan", 'status == "PAUSED"'),
     Variable("has_plan", "yes/no", "whether the member holds a plan that has not ended",
              "!has_plan"),
     Variable("plans", "list of text", "ids of the plans (pricing plans) the member holds",
@@ -102,6 +103,8 @@ class Facts:
     now: dt.datetime
     today: str
     balance_age: float
+    #: How the credits were had: "fresh", "stale", "fallback" or "none" (not read).
+    data: str = "none"
 
     @property
     def credits(self) -> ServiceCredits:

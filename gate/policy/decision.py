@@ -40,6 +40,9 @@ class Decision:
     error: str | None = None
     shadow: tuple[str, ...] = ()
     member_id: str | None = None
+    #: What the credits it used were: "fresh", "stale" (older than the cache TTL, used while
+    #: Wix could not answer), "fallback", or "none" (no balance read: a visitor, or a failure).
+    data: str = "none"
 
     @property
     def action(self) -> str:

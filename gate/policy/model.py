@@ -6,9 +6,11 @@ compiler, which has the file positions to report them at.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from gate.strict import StrictModel
 
 __all__ = [
     "ACTIONS",
@@ -19,17 +21,15 @@ __all__ = [
 ]
 
 API_VERSION = "booking-gate/v1"
+#: ``10``, ``10s``, ``1.5m``: seconds or minutes.
+MAX_AGE_PATTERN = r"^\d{1,6}(\.\d{1,3})?\s*(s|m)$"
 ACTIONS = ("allow", "redirect", "deny")
 
 Action = Literal["allow", "redirect", "deny"]
 
 
-class _Strict(BaseModel):
-    # strict: "403" is not a status and "yes" is not true; staff get told, not guessed at.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class OutcomeModel(_Strict):
+# StrictModel: "403" is not a status and "yes" is not true; staff get told, not guessed at.
+class OutcomeModel(StrictModel):
     """What the gate does: let the request through, send the visitor elsewhere, or stop."""
 
     action: Action = Field(description="allow, redirect or deny.")
@@ -80,9 +80,15 @@ class RuleModel(OutcomeModel):
         default="enforce",
         description="shadow: only log what this rule would have done, do not do it.",
     )
+    max_age: int | Annotated[str, Field(pattern=MAX_AGE_PATTERN)] | None = Field(
+        default=None,
+        description="How old the member's credits may be for this rule, like 10s or 2m "
+        "(a number means seconds). Older data is read again from Wix first; if Wix cannot "
+        "answer, the gate cannot decide (on_error).",
+    )
 
 
-class PolicyFileModel(_Strict):
+class PolicyFileModel(StrictModel):
     """A policy file. All files of a set are read in file-name order; rules keep that order."""
 
     apiVersion: Literal["booking-gate/v1"] = Field(

@@ -29,6 +29,8 @@ class CompiledRule:
     shadow: bool
     file: str
     line: int
+    #: Seconds: the oldest credits this rule accepts; None when any age will do.
+    max_age: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +49,12 @@ class PolicySet:
     files: tuple[str, ...]
     engine: CelEngine
     _by_name: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
+    _max_age: float | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {r.name: r for r in self.rules})
+        ages = [r.max_age for r in self.rules if r.max_age is not None and not r.shadow]
+        object.__setattr__(self, "_max_age", min(ages) if ages else None)
 
     def rule(self, name: str) -> CompiledRule | None:
         """The rule called ``name``, if this set has one."""
@@ -58,11 +63,26 @@ class PolicySet:
     def today(self, now: dt.datetime) -> str:
         return now.astimezone(self.timezone).date().isoformat()
 
-    def decide(self, facts: dict[str, Any], member_id: str | None = None) -> Decision:
+    @property
+    def max_age(self) -> float | None:
+        """The youngest data any enforced rule asks for: what the loader must provide."""
+        return self._max_age
+
+    def decide(
+        self, facts: dict[str, Any], member_id: str | None = None,
+        data_age: float | None = None,
+    ) -> Decision:
+        """The first enforced rule whose condition holds decides; ``data_age`` is how old the
+        member's credits are (None: no credits were read, a visitor)."""
         activation = self.engine.activation(facts)
         shadow: list[str] = []
         for rule in self.rules:
-            result = rule.condition.evaluate(activation)
+            if rule.max_age is not None and data_age is not None and data_age > rule.max_age:
+                result: bool | EvalFailure = EvalFailure(
+                    f"it needs credits at most {rule.max_age:g} s old; these are "
+                    f"{data_age:.0f} s old and Wix could not be asked again")
+            else:
+                result = rule.condition.evaluate(activation)
             if isinstance(result, EvalFailure):
                 if rule.shadow:
                     # A rule on trial must not change what members get, even by failing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from gate.balances import BalanceSnapshot, ServiceInfo
@@ -22,6 +23,10 @@ class BalanceSource(Protocol):
     key: str
 
     async def fetch(self, member_id: str) -> BalanceSnapshot: ...
+
+    async def fetch_many(self, member_ids: Sequence[str]) -> dict[str, BalanceSnapshot]:
+        """Several members at once; a source with no batch API may loop over ``fetch``."""
+        ...
 
     async def service(self, service_id: str) -> ServiceInfo: ...
 

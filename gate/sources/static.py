@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from gate.balances import (
     ServiceInfo,
 )
 from gate.errors import ConfigError
-from gate.wix.models import DecimalString, PoolStatus, StrictModel
+from gate.strict import StrictModel
+from gate.wix.models import DecimalString, PoolStatus
 
 __all__ = ["StaticBalanceSource"]
 
@@ -70,6 +71,9 @@ class StaticBalanceSource:
             fetched_at=self._clock(),
             source=self.key,
         )
+
+    async def fetch_many(self, member_ids: Sequence[str]) -> dict[str, BalanceSnapshot]:
+        return {m: await self.fetch(m) for m in member_ids}
 
     async def service(self, service_id: str) -> ServiceInfo:
         sets = self._services.get(service_id)

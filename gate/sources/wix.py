@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from cachetools import TTLCache
 
@@ -25,8 +25,8 @@ from gate.balances import (
     PoolBalance,
     ServiceInfo,
 )
+from gate.batching import Batcher
 from gate.errors import UpstreamDataError
-from gate.singleflight import SingleFlight
 from gate.wix.client import WixClient
 from gate.wix.models import Balance, Pool
 
@@ -59,28 +59,45 @@ class WixBalanceSource:
         self._unknown: TTLCache[str, ServiceInfo] = TTLCache(
             maxsize, unknown_service_ttl, timer=clock
         )
-        self._service_flights: SingleFlight[ServiceInfo] = SingleFlight()
+        self._service_batch: Batcher[str, ServiceInfo] = Batcher(self._lookup, max_batch=50)
 
     def __repr__(self) -> str:
         return f"WixBalanceSource(key={self.key!r}, client={self._client!r})"
 
     async def fetch(self, member_id: str) -> BalanceSnapshot:
-        balances = []
-        for balance in await self._client.query_balances(member_id):
-            _check_beneficiary(balance.id, balance.beneficiary.member_id, member_id)
+        return (await self.fetch_many([member_id]))[member_id]
+
+    async def fetch_many(self, member_ids: Sequence[str]) -> dict[str, BalanceSnapshot]:
+        """Several members' credits with one balances query (and one pools query for those
+        whose pools are not known yet): how a burst of cold members stays within budget."""
+        wanted = set(member_ids)
+        balances: dict[str, list[Balance]] = {m: [] for m in member_ids}
+        for balance in await self._client.query_balances(member_ids):
+            owner = balance.beneficiary.member_id
+            if owner not in wanted:
+                # The query filtered by member; data for someone else means the answer cannot
+                # be trusted, and counting it could open the gate for the wrong person.
+                raise UpstreamDataError(
+                    f"balance {balance.id} belongs to a beneficiary that was not queried")
             # Wix cannot filter balances by namespace: other programs' pools (loyalty, gift
             # cards) are not the studio's class packs and are dropped here.
             if balance.pool_info.namespace == PRICING_PLANS_NAMESPACE:
-                balances.append(balance)
-        pools = self._pools.get(member_id)
-        if pools is None or any(b.id not in pools for b in balances):
-            pools = await self._fetch_pools(member_id)
-        return BalanceSnapshot(
-            member_id=member_id,
-            pools=tuple(_pool(b, pools.get(b.id)) for b in balances),
-            fetched_at=self._clock(),
-            source=self.key,
-        )
+                balances[owner].append(balance)
+        stale = [m for m in member_ids
+                 if (known := self._pools.get(m)) is None
+                 or any(b.id not in known for b in balances[m])]
+        if stale:
+            await self._fetch_pools(stale)
+        fetched_at = self._clock()
+        return {
+            m: BalanceSnapshot(
+                member_id=m,
+                pools=tuple(_pool(b, self._pools.get(m, {}).get(b.id)) for b in balances[m]),
+                fetched_at=fetched_at,
+                source=self.key,
+            )
+            for m in member_ids
+        }
 
     async def service(self, service_id: str) -> ServiceInfo:
         if not service_id:
@@ -88,7 +105,7 @@ class WixBalanceSource:
         cached = self._services.get(service_id) or self._unknown.get(service_id)
         if cached is not None:
             return cached
-        return await self._service_flights.run(service_id, lambda: self._lookup(service_id))
+        return await self._service_batch.get(service_id)
 
     def forget(self, member_id: str) -> None:
         """Drop what is kept of a member's pools, e.g. after they bought or cancelled a plan."""
@@ -97,32 +114,28 @@ class WixBalanceSource:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _fetch_pools(self, member_id: str) -> dict[str, Pool]:
-        pools = await self._client.query_pools(member_id)
-        for pool in pools:
-            _check_beneficiary(pool.id, pool.beneficiary.member_id, member_id)
-        found = {p.id: p for p in pools}
-        self._pools[member_id] = found
+    async def _fetch_pools(self, member_ids: Sequence[str]) -> None:
+        found: dict[str, dict[str, Pool]] = {m: {} for m in member_ids}
+        for pool in await self._client.query_pools(member_ids):
+            owner = pool.beneficiary.member_id
+            if owner not in found:
+                raise UpstreamDataError(
+                    f"pool {pool.id} belongs to a beneficiary that was not queried")
+            found[owner][pool.id] = pool
+        for member, pools in found.items():
+            self._pools[member] = pools
+
+    async def _lookup(self, service_ids: Sequence[str]) -> dict[str, ServiceInfo]:
+        sets: dict[str, set[str]] = {s: set() for s in service_ids}
+        for item in await self._client.query_items(service_ids):
+            if item.external_id in sets and item.provider_app_id in (None, BOOKINGS_APP_ID):
+                sets[item.external_id].add(item.item_set_id)
+        found = {}
+        for service_id, item_sets in sets.items():
+            info = ServiceInfo(service_id, known=bool(item_sets), item_sets=frozenset(item_sets))
+            (self._services if item_sets else self._unknown)[service_id] = info
+            found[service_id] = info
         return found
-
-    async def _lookup(self, service_id: str) -> ServiceInfo:
-        items = await self._client.query_items(service_id)
-        sets = frozenset(
-            i.item_set_id for i in items
-            if i.external_id == service_id and i.provider_app_id in (None, BOOKINGS_APP_ID)
-        )
-        info = ServiceInfo(service_id, known=bool(sets), item_sets=sets)
-        (self._services if sets else self._unknown)[service_id] = info
-        return info
-
-
-def _check_beneficiary(what: str, beneficiary: str | None, member_id: str) -> None:
-    # The query filtered by member; data for someone else means the upstream answer cannot
-    # be trusted, and counting it could open the gate for the wrong person.
-    if beneficiary != member_id:
-        raise UpstreamDataError(
-            f"pool {what} belongs to another beneficiary than the member queried"
-        )
 
 
 def _pool(balance: Balance, pool: Pool | None) -> PoolBalance:

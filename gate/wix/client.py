@@ -7,24 +7,18 @@ API key, site id headers or a member's token.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from gate.balances import BOOKINGS_APP_ID, PRICING_PLANS_NAMESPACE
 from gate.errors import (
-    SourceError,
-    UpstreamAuthError,
     UpstreamDataError,
-    UpstreamNotFound,
-    UpstreamRejected,
-    UpstreamUnavailable,
 )
+from gate.upstream.breaker import CircuitBreaker
+from gate.upstream.budget import UpstreamBudget
 from gate.wix.models import (
     Balance,
     Item,
@@ -34,8 +28,15 @@ from gate.wix.models import (
     QueryPoolsResponse,
     TokenInfo,
 )
+from gate.wix.transport import WixTransport
 
 __all__ = ["DEFAULT_BASE_URL", "WixClient"]
+
+
+def _members(member_ids: Sequence[str]) -> dict[str, Any]:
+    ids = list(member_ids)
+    # $eq for one: the exact query the Wix docs show; $in for a batch of members.
+    return {"beneficiary.memberId": {"$eq": ids[0]} if len(ids) == 1 else {"$in": ids}}
 
 DEFAULT_BASE_URL = "https://www.wixapis.com"
 BALANCES_QUERY = "/benefit-programs/v1/balances/query"
@@ -58,7 +59,8 @@ class WixClient:
     connection pool serves every request; a client passed in is never closed here. Without
     one, the client opens its own on first use and ``aclose`` closes it; the next call opens
     a new one, so a gate can start, stop and start again in one process. ``retries`` applies
-    only to errors worth retrying (connection failures, timeouts, 429 and 5xx).
+    only to errors worth retrying (connection failures, timeouts, 429 and 5xx). Every call is
+    paid from ``budget`` and stopped by ``breaker`` while Wix keeps failing.
     """
 
     def __init__(
@@ -70,21 +72,18 @@ class WixClient:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 5.0,
         retries: int = 1,
-        backoff: float = 0.1,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        budget: UpstreamBudget | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
-        self._shared = http
-        self._own: httpx.AsyncClient | None = None
-        self._timeout = timeout
         self._base_url = base_url.rstrip("/")
-        self._app_headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}
         if api_key:
-            self._app_headers["Authorization"] = api_key
+            headers["Authorization"] = api_key
         if site_id:
-            self._app_headers["wix-site-id"] = site_id
-        self._retries = retries
-        self._backoff = backoff
-        self._sleep = sleep
+            headers["wix-site-id"] = site_id
+        self.transport = WixTransport(http=http, base_url=self._base_url, headers=headers,
+                                      timeout=timeout, retries=retries, budget=budget,
+                                      breaker=breaker)
 
     def __repr__(self) -> str:
         return f"WixClient(base_url={self._base_url!r})"
@@ -93,41 +92,38 @@ class WixClient:
     def base_url(self) -> str:
         return self._base_url
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._shared is not None:
-            return self._shared
-        if self._own is None or self._own.is_closed:
-            self._own = httpx.AsyncClient(timeout=self._timeout)
-        return self._own
+    @property
+    def last_ok(self) -> float | None:
+        return self.transport.last_ok
+
+    @property
+    def last_error(self) -> tuple[float, str] | None:
+        return self.transport.last_error
 
     async def aclose(self) -> None:
         """Close the connections this client opened itself; a shared client stays open."""
-        own, self._own = self._own, None
-        if own is not None:
-            await own.aclose()
+        await self.transport.aclose()
 
-    async def query_balances(self, member_id: str) -> list[Balance]:
-        """Every balance whose beneficiary is ``member_id``, following cursors to the end."""
-        pages = await self._query(
-            BALANCES_QUERY, QueryBalancesResponse,
-            {"beneficiary.memberId": {"$eq": member_id}},
-        )
+    async def query_balances(self, member_ids: Sequence[str]) -> list[Balance]:
+        """Every balance of these members (one query for all of them), to the last page."""
+        pages = await self._query(BALANCES_QUERY, QueryBalancesResponse, _members(member_ids))
         return [b for page in pages for b in page.balances or ()]
 
-    async def query_pools(self, member_id: str) -> list[Pool]:
-        """The member's Pricing Plans pools, with their benefits (prices per item set)."""
+    async def query_pools(self, member_ids: Sequence[str]) -> list[Pool]:
+        """These members' Pricing Plans pools, with their benefits (prices per item set)."""
         pages = await self._query(
             POOLS_QUERY, QueryPoolsResponse,
-            {"beneficiary.memberId": {"$eq": member_id},
-             "namespace": {"$eq": PRICING_PLANS_NAMESPACE}},
+            {**_members(member_ids), "namespace": {"$eq": PRICING_PLANS_NAMESPACE}},
         )
         return [p for page in pages for p in page.pools or ()]
 
-    async def query_items(self, service_id: str) -> list[Item]:
-        """The Benefit Programs items that stand for a Bookings service (its item sets)."""
+    async def query_items(self, service_ids: Sequence[str]) -> list[Item]:
+        """The Benefit Programs items that stand for these Bookings services (item sets)."""
+        ids = list(service_ids)
+        external = {"$eq": ids[0]} if len(ids) == 1 else {"$in": ids}
         pages = await self._query(
             ITEMS_QUERY, QueryItemsResponse,
-            {"externalId": {"$eq": service_id}, "providerAppId": {"$eq": BOOKINGS_APP_ID}},
+            {"externalId": external, "providerAppId": {"$eq": BOOKINGS_APP_ID}},
         )
         return [i for page in pages for i in page.items or ()]
 
@@ -167,95 +163,8 @@ class WixClient:
         )
 
     async def _call(
-        self,
-        method: str,
-        path: str,
-        model: type[ModelT],
-        *,
-        json_body: Any = None,
-        headers: dict[str, str] | None = None,
+        self, method: str, path: str, model: type[ModelT], *, json_body: Any = None,
         app_auth: bool = True,
     ) -> ModelT:
-        attempt = 0
-        while True:
-            try:
-                response = await self._send(method, path, json_body, headers, app_auth)
-                return _parse(method, path, response, model)
-            except UpstreamUnavailable:
-                if attempt >= self._retries:
-                    raise
-            attempt += 1
-            # Full jitter, so many gates retrying after one Wix hiccup do not retry in step.
-            await self._sleep(random.uniform(0, self._backoff * 2 ** attempt))
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        json_body: Any,
-        headers: dict[str, str] | None,
-        app_auth: bool,
-    ) -> httpx.Response:
-        send_headers = dict(self._app_headers) if app_auth else {"Content-Type": "application/json"}
-        if headers:
-            send_headers.update(headers)
-        try:
-            return await self._http().request(
-                method, self._base_url + path, json=json_body, headers=send_headers
-            )
-        except httpx.TimeoutException:
-            raise UpstreamUnavailable(f"{method} {path}: timed out") from None
-        except (httpx.LocalProtocolError, UnicodeEncodeError):
-            # A header we were about to send is invalid: a key or token with a stray newline
-            # or non-ASCII text. Its text would contain the value, so it is never quoted.
-            raise UpstreamRejected(
-                f"{method} {path}: a header value is invalid (check BOOKING_GATE_WIX_API_KEY "
-                "and BOOKING_GATE_WIX_SITE_ID for stray spaces or line breaks)"
-            ) from None
-        except httpx.TransportError as exc:
-            # Only the exception's type: its text can quote request details.
-            raise UpstreamUnavailable(f"{method} {path}: {type(exc).__name__}") from None
-
-
-def _parse(method: str, path: str, response: httpx.Response, model: type[ModelT]) -> ModelT:
-    status = response.status_code
-    if status >= 300:
-        raise _status_error(method, path, response)
-    try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, httpx.DecodingError):
-        raise UpstreamDataError(f"{method} {path}: {status} with a body that is not JSON") from None
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise UpstreamDataError(
-            f"{method} {path}: unexpected response shape at {where}: {first['msg']}"
-            f" ({exc.error_count()} problem(s))"
-        ) from None
-
-
-def _status_error(method: str, path: str, response: httpx.Response) -> SourceError:
-    status = response.status_code
-    detail = _wix_message(response)
-    text = f"{method} {path}: HTTP {status}{': ' + detail if detail else ''}"
-    if status in (401, 403):
-        return UpstreamAuthError(
-            text + " (check the API key's permissions and BOOKING_GATE_WIX_SITE_ID)"
-        )
-    if status == 404:
-        return UpstreamNotFound(text)
-    if status == 429 or status >= 500:
-        return UpstreamUnavailable(text)
-    return UpstreamRejected(text)
-
-
-def _wix_message(response: httpx.Response) -> str:
-    """Wix's own error text, cut short: enough to act on, never a dump of the body."""
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return ""
-    message = body.get("message") if isinstance(body, dict) else None
-    return message[:200] if isinstance(message, str) else ""
+        return await self.transport.call(method, path, model, json_body=json_body,
+                                         app_auth=app_auth)

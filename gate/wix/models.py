@@ -7,14 +7,15 @@ here; a missing, empty or non-numeric amount fails validation instead of becomin
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
+from gate.amounts import parse_amount
+from gate.balances import POOL_STATUS_PATTERN
+
 __all__ = [
-    "AMOUNT_PATTERN",
     "Balance",
     "BalanceAmount",
     "Beneficiary",
@@ -28,30 +29,17 @@ __all__ = [
     "QueryBalancesResponse",
     "QueryItemsResponse",
     "QueryPoolsResponse",
-    "StrictModel",
     "TokenInfo",
 ]
 
 
-# Wix documents credits with at most 4 decimal places. With at most 11 whole digits too, every
-# amount is exactly representable where conditions read it as a CEL double (15 digits).
-AMOUNT_PATTERN = r"[+-]?\d{1,11}(\.\d{1,4})?"
-_PLAIN_DECIMAL = re.compile(AMOUNT_PATTERN)
-
-
 def _decimal_string(value: object) -> Decimal:
     # Wix sends credits as strings ("2.5", "0.0000", "7"). A JSON number would mean the
-    # payload is not what the API documents, and a float must never reach the gate.
-    if not isinstance(value, str):
-        raise ValueError(f"expected a decimal string, got {type(value).__name__}")
-    text = value.strip()
-    # Plain notation only: "1e9", "NaN" or a 40-digit number is not a credit balance.
-    if not _PLAIN_DECIMAL.fullmatch(text):
-        raise ValueError(f"{value[:40]!r} is not a plain decimal amount like \"2.5\"")
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
-        raise ValueError(f"{value[:40]!r} is not a decimal number") from None
+    # payload is not what the API documents, and a float must never reach the gate. Reading
+    # upstream data, surrounding spaces and either sign are tolerated; the grammar is
+    # gate.amounts' (plain notation, at most 4 decimal places).
+    text = value.strip() if isinstance(value, str) else value
+    return parse_amount(text, negative=True, plus=True)
 
 
 DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
@@ -60,12 +48,6 @@ DecimalString = Annotated[Decimal, BeforeValidator(_decimal_string)]
 class _WixModel(BaseModel):
     # Wix adds fields over time: ignore what the gate does not read, validate what it does.
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class StrictModel(BaseModel):
-    """The one strict config for data people write (seeds, static balances, admin bodies)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Beneficiary(_WixModel):
@@ -79,9 +61,12 @@ class BalanceAmount(_WixModel):
     reserved: DecimalString
 
 
-# Any upper-case enum name: Wix may add statuses, and an unknown one must not make every
-# decision fail. The gate pays only from the statuses it knows (gate.balances).
-PoolStatus = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,39}$")]
+#: A pool status as Wix sends it: deliberately *not* the known list. Wix may add statuses, and an
+#: unknown one must not make every decision fail, so any upper-case enum name is accepted here
+#: (``gate.balances.POOL_STATUS_PATTERN``). The statuses Wix documents are defined once, in
+#: ``gate.balances.KnownPoolStatus`` / ``KNOWN_POOL_STATUSES``; only the spendable ones among
+#: them pay (``SPENDABLE_STATUSES``), and an unknown one is kept, shown to rules, and never pays.
+PoolStatus = Annotated[str, Field(pattern=f"^{POOL_STATUS_PATTERN}$")]
 
 
 class PoolInfo(_WixModel):

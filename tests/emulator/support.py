@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from typing import Any
 
 import httpx
+import jwt
 
 API_KEY = "emulator-test-key-3b9f"
 SITE_ID = "5d2c1b0a-site-4e3f"
@@ -113,3 +116,47 @@ def follow(client: httpx.Client, collection: str, first: dict[str, Any]) -> list
         response = query_of(client, collection, paging)
         assert response.status_code == 200, response.text
         pages.append(response.json())
+
+
+def arm(client: httpx.Client, **fault: Any) -> dict[str, Any]:
+    """Arm a fault (``POST /_emulator/faults``); returns it as the emulator lists it."""
+    response = client.post("/_emulator/faults", json=fault)
+    assert response.status_code == 201, response.text
+    armed: dict[str, Any] = response.json()["fault"]
+    return armed
+
+
+def get_balance(client: httpx.Client, pool_id: str, **kwargs: Any) -> httpx.Response:
+    return client.get(f"{BP}/balances/{pool_id}", headers=AUTH, **kwargs)
+
+
+def refused_url() -> str:
+    """A URL nobody listens on: bind a free loopback port, then close it (the README recipe)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def public_pem(client: httpx.Client) -> str:
+    """The emulator's webhook public key, as a PEM."""
+    response = client.get("/_emulator/webhooks/public-key")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-pem-file")
+    return response.text
+
+
+def sign_event(client: httpx.Client, **body: Any) -> dict[str, Any]:
+    """``POST /_emulator/webhooks/sign``: ``{"jwt", "eventId"}``."""
+    response = client.post("/_emulator/webhooks/sign", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def unpack(token: str, pem: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Verify a webhook JWT like a receiver must, then open the nesting: claims, STRING A and
+    STRING B (reference §4)."""
+    claims = jwt.decode(token, pem, algorithms=["RS256"])
+    envelope = json.loads(claims["data"])
+    return claims, envelope, json.loads(envelope["data"])

@@ -1,0 +1,90 @@
+"""Fetch many keys in one upstream call: misses that wait at the same moment go together.
+
+At most one batch is in flight. Keys asked for while it runs queue up and leave together in
+the next one, so 500 members arriving in one second cost a handful of calls, not 500. A key
+already waiting or in flight is not asked for twice (single-flight per key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["Batcher"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Batcher(Generic[K, V]):
+    """``await batcher.get(key)`` → the value ``fetch_many`` returned for it.
+
+    ``fetch_many`` gets up to ``max_batch`` keys and returns a value for each; a key it leaves
+    out fails with KeyError. When it raises, every key of that batch gets the error; nothing
+    is remembered, so the next ``get`` asks again. Waiters that give up (cancelled, timed out)
+    never cancel the batch the others wait on.
+    """
+
+    def __init__(
+        self, fetch_many: Callable[[Sequence[K]], Awaitable[dict[K, V]]], *, max_batch: int = 100
+    ) -> None:
+        self._fetch_many = fetch_many
+        self._max_batch = max_batch
+        self._waiting: dict[K, asyncio.Future[V]] = {}
+        self._in_flight: dict[K, asyncio.Future[V]] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._waiting) + len(self._in_flight)
+
+    async def get(self, key: K) -> V:
+        future = self._in_flight.get(key) or self._waiting.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._waiting[key] = future
+            if self._runner is None:
+                self._runner = asyncio.get_running_loop().create_task(self._run())
+        return await asyncio.shield(future)
+
+    def forget(self, key: K) -> None:
+        """Let the next ``get`` start afresh instead of joining a fetch already under way.
+
+        Its current waiters still get that fetch's answer. A key still waiting to be sent
+        stays: what it will fetch is already newer than whatever made us forget.
+        """
+        self._in_flight.pop(key, None)
+
+    async def _run(self) -> None:
+        try:
+            # One turn of the loop first, so the requests that arrived together leave together.
+            await asyncio.sleep(0)
+            while self._waiting:
+                keys = list(self._waiting)[: self._max_batch]
+                batch = {k: self._waiting.pop(k) for k in keys}
+                self._in_flight.update(batch)
+                try:
+                    values = await self._fetch_many(keys)
+                except Exception as exc:  # every waiter of this batch gets the error
+                    for key, future in batch.items():
+                        self._settle(key, future, error=exc)
+                    continue
+                for key, future in batch.items():
+                    if key not in values:
+                        self._settle(key, future, error=KeyError(key))
+                    elif self._done(key, future):
+                        future.set_result(values[key])
+        finally:
+            self._runner = None
+
+    def _settle(self, key: K, future: asyncio.Future[V], *, error: BaseException) -> None:
+        if self._done(key, future):
+            future.set_exception(error)
+            # Mark it retrieved: every waiter may have given up already.
+            future.exception()
+
+    def _done(self, key: K, future: asyncio.Future[V]) -> bool:
+        """Take ``future`` off the in-flight list; True when it still needs its answer."""
+        if self._in_flight.get(key) is future:
+            del self._in_flight[key]
+        return not future.done()
