@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gate.admin import AdminEndpoints
@@ -21,9 +21,11 @@ from gate.loader import BalanceLoader
 from gate.policy.decision import Decision
 from gate.policy.policyset import DEFAULT_ON_ERROR, PolicySet
 from gate.reload import PolicyReloader, ReloadResult
-from gate.responses import ambiguous_service, render
+from gate.responses import ON_ERROR, ambiguous_service, error_kind, render
 from gate.routes import CheckoutRoute, RouteMatcher
 from gate.settings import GateSettings
+from gate.webhooks import WebhookReceiver
+from gate.webhooks.http import receive_webhook
 
 __all__ = ["SCOPE_KEY", "BookingGate", "PolicySource"]
 
@@ -59,20 +61,38 @@ class BookingGate:
         status_path: str | None = None,
         status_clients: Sequence[str] = ("127.0.0.1", "::1"),
         status_token: str | None = None,
+        webhook_path: str | None = None,
+        webhook_public_key: str | None = None,
         **options: Any,
     ) -> None:
-        """``options`` are those of ``gate.assemble.assemble`` (policies, source, wix...)."""
+        """``options`` are those of ``gate.assemble.assemble`` (policies, source, wix...).
+
+        ``webhook_path`` with ``webhook_public_key`` (Wix's PEM) receives Wix's signed booking
+        and plan events at that path, so a member who just bought a plan is let in at once.
+        """
         self.app = app
         #: Why the gate cannot work, when it cannot; None when all is well.
         self.problem: GateError | None = None
         self._routes: RouteMatcher | None = None
         self._admin: AdminEndpoints | None = None
+        self._webhook_path = webhook_path
+        self._webhooks: WebhookReceiver | None = None
         try:
             self._routes = RouteMatcher(checkouts)
             self._parts = assemble(**options)
             if status_path:
                 self._admin = AdminEndpoints(self._parts.core, status_path, status_clients,
                                              status_token)
+            if webhook_path is not None or webhook_public_key is not None:
+                if not webhook_path or not webhook_public_key:
+                    raise ConfigError("receiving Wix webhooks needs both webhook_path and "
+                                      "webhook_public_key (BOOKING_GATE_WIX_WEBHOOK_PUBLIC_KEY)")
+                self._webhooks = WebhookReceiver(public_key=webhook_public_key,
+                                                 on_member=self._parts.core.invalidate)
+        except TypeError as exc:
+            # An option that does not exist (a typo, or one removed in this release).
+            self.problem = ConfigError(f"unknown or misused option: {exc}")
+            logger.error("booking-gate cannot start: %s", self.problem)
         except (ConfigError, PolicyError) as exc:
             self.problem = exc
             logger.error("booking-gate cannot start: %s", exc)
@@ -95,6 +115,10 @@ class BookingGate:
         merged.setdefault("status_path", settings.status_path)
         if settings.status_token is not None:
             merged.setdefault("status_token", settings.status_token.get_secret_value())
+        if settings.wix_webhook_public_key is not None:
+            merged.setdefault("webhook_public_key",
+                              settings.wix_webhook_public_key.get_secret_value())
+            merged.setdefault("webhook_path", settings.webhook_path)
         return cls(app, **merged)
 
     @property
@@ -167,6 +191,11 @@ class BookingGate:
             if self._admin is not None and self._admin.handles(scope):
                 await self._admin(scope, receive, send)
                 return
+            if self._webhooks is not None and scope["path"] == self._webhook_path \
+                    and scope["method"] == "POST":
+                request = Request(scope, receive)
+                await (await receive_webhook(self._webhooks, request))(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         if match.ambiguous:
@@ -179,7 +208,7 @@ class BookingGate:
         )
         scope.setdefault("state", {})[SCOPE_KEY] = decision
         if decision.allows:
-            await self.app(scope, receive, _private(send))
+            await self.app(scope, receive, _private(send, decision))
             return
         await render(decision, scope)(scope, receive, send)
 
@@ -219,8 +248,16 @@ class BookingGate:
         return wrapped
 
 
-def _private(send: Send) -> Send:
-    """Mark an allowed checkout private: a shared cache must never serve it to someone else."""
+def _private(send: Send, decision: Decision) -> Send:
+    """Mark an allowed checkout private: a shared cache must never serve it to someone else.
+
+    It also says what the gate saw: the data it used and, when the policy fails open, that the
+    fail mode let this one through and why.
+    """
+    extra = [(b"x-gate-data", decision.data.encode())]
+    if decision.error is not None:
+        extra += [(b"x-gate-rule", ON_ERROR.encode()),
+                  (b"x-gate-error", (error_kind(decision) or "error").encode())]
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -228,6 +265,7 @@ def _private(send: Send) -> Send:
             headers["Cache-Control"] = "private, no-store"
             headers.add_vary_header("Cookie")
             headers.add_vary_header("Authorization")
+            headers.raw.extend(extra)
         await send(message)
 
     return wrapped

@@ -62,7 +62,8 @@ def render(decision: Decision, scope: Scope) -> Response:
     outcome = decision.outcome
     kind = error_kind(decision)
     rule = ON_ERROR if decision.error is not None else decision.rule
-    headers = {**_PRIVATE, "X-Gate-Rule": rule, "X-Gate-Policy": decision.policy_version}
+    headers = {**_PRIVATE, "X-Gate-Rule": rule, "X-Gate-Policy": decision.policy_version,
+               "X-Gate-Data": decision.data}
     if kind is not None:
         headers["X-Gate-Error"] = kind
     if outcome.reason:

@@ -12,10 +12,16 @@ import json
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from gate.errors import ConfigError
 
@@ -53,7 +59,7 @@ class GateSettings(BaseSettings):
     wix_webhook_public_key: SecretStr | None = Field(default=None, description="the PEM public "
                                                      "key Wix signs webhooks with")
     # -- policies and decisions ----------------------------------------------------------------
-    policies: list[Path] = Field(default_factory=lambda: [Path("policies")],
+    policies: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path("policies")],
                                  description="policy folders or files")
     reload_interval: float | None = Field(default=2.0, gt=0, description="seconds between "
                                           "checks of the policy files for edits; empty: off")
@@ -72,8 +78,9 @@ class GateSettings(BaseSettings):
     service_costs: dict[str, Decimal] = Field(default_factory=dict, description="explicit "
                                               "credits per service id, overriding Wix's prices "
                                               '(JSON: {"id": "2"})')
-    checkout_paths: list[str] = Field(default_factory=lambda: ["/booking-form"],
-                                      description="checkout path patterns (Starlette syntax)")
+    checkout_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/booking-form"],
+        description="checkout path patterns (Starlette syntax), JSON or comma-separated")
     service_param: str = Field(default="bookings_serviceId", description="the query or path "
                                "parameter that names the service")
     # -- identity ------------------------------------------------------------------------------
@@ -88,6 +95,10 @@ class GateSettings(BaseSettings):
     api_secret: SecretStr | None = Field(default=None, description="the bearer secret callers "
                                          "of the decision API must send (secret)")
     status_path: str | None = Field(default=None, description="path of the status endpoint")
+    webhook_path: str = Field(default="/_gate/webhooks/wix", pattern=r"^/", description="where "
+                              "the middleware receives Wix webhooks, once "
+                              "BOOKING_GATE_WIX_WEBHOOK_PUBLIC_KEY is set (serve: "
+                              "/v1/webhooks/wix)")
     status_token: SecretStr | None = Field(default=None, description="bearer token for the "
                                            "status endpoint (secret)")
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
@@ -97,6 +108,21 @@ class GateSettings(BaseSettings):
     @classmethod
     def _costs_from_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("policies", "checkout_paths", mode="before")
+    @classmethod
+    def _list_from_text(cls, value: Any) -> Any:
+        # A JSON list, or plain text separated by commas: BOOKING_GATE_POLICIES=policies
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else \
+                [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("reload_interval", mode="before")
+    @classmethod
+    def _off_when_empty(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "off") else value
 
     @field_validator("wix_base_url")
     @classmethod
@@ -129,9 +155,13 @@ class GateSettings(BaseSettings):
             values = _read_file(Path(config_file))
         try:
             settings = cls(**values)
-            return settings.model_copy(update=overrides) if overrides else settings
+            return cls(**{**values, **overrides}) if overrides else settings
         except ValidationError as exc:
             raise ConfigError(_explain(exc)) from None
+        except (SettingsError, ValueError) as exc:
+            # A variable pydantic-settings could not even decode (bad JSON in a list...);
+            # its message names the variable, not the secret values.
+            raise ConfigError(f"invalid configuration: {exc}") from None
 
 
 def _read_file(path: Path) -> dict[str, Any]:

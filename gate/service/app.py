@@ -29,9 +29,9 @@ from gate.errors import ConfigError
 from gate.routes import RouteMatcher
 from gate.service.decisions import DecisionApi
 from gate.service.forward_auth import ForwardAuth
-from gate.service.webhook_route import receive_webhook
 from gate.settings import GateSettings
 from gate.webhooks import WebhookReceiver
+from gate.webhooks.http import receive_webhook
 
 __all__ = ["STATUS_PATH", "create_service"]
 

@@ -17,12 +17,12 @@ from pydantic import Field, ValidationError, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gate.body import BodyTooLarge, read_limited
 from gate.core import DecisionCore
 from gate.identity.base import ANONYMOUS, Identity
 from gate.identity.wix_token import WixTokenResolver
 from gate.policy.decision import Decision
 from gate.responses import ON_ERROR, error_kind, render
-from gate.service.body import BodyTooLarge, read_limited
 from gate.strict import StrictModel
 
 __all__ = ["MAX_BODY", "DecisionApi"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gate.service.body import BodyTooLarge, read_limited
-from gate.webhooks import WebhookReceiver
+from gate.body import BodyTooLarge, read_limited
+from gate.webhooks._receiver import WebhookReceiver
 
 __all__ = ["receive_webhook"]
 
