@@ -1,8 +1,11 @@
 """The operator's status endpoint: which policy set serves, how the last reload went, shadow counts.
 
-Answered only to ``status_clients`` (loopback by default) and, when ``status_token`` is set,
-only with ``Authorization: Bearer <token>``; anyone else gets a plain 404, as if the path did
-not exist. Behind a local reverse proxy every client looks like 127.0.0.1: set a token there.
+It exists only with a status token (BOOKING_GATE_STATUS_TOKEN, or ``status_token=``), and
+answers only ``Authorization: Bearer <token>`` from ``status_clients`` (loopback by default)
+at an allowed host (``allowed_hosts``, when set). Anything else gets the same plain 404 as a
+path that does not exist: without the token nobody can tell the endpoint is there, and
+nothing about the rules, the policy files or the members is shown. Behind a local reverse
+proxy every client looks like 127.0.0.1: the token is what keeps the endpoint private.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from gate.core import DecisionCore
+from gate.hosts import AllowedHosts
 from gate.identity.trusted_header import TrustedClients
+from gate.responses import PRIVATE
+from gate.secrets import check_secret
 
 __all__ = ["AdminEndpoints"]
 
@@ -24,10 +30,15 @@ class AdminEndpoints:
     """``GET <status_path>`` reports; ``POST <status_path>/reload`` reloads the policy files."""
 
     def __init__(
-        self, core: DecisionCore, status_path: str, clients: Sequence[str], token: str | None
+        self, core: DecisionCore, status_path: str, clients: Sequence[str], token: str | None,
+        hosts: AllowedHosts | None = None,
     ) -> None:
+        """``token`` None: the endpoint does not exist (always 404). A weak one is refused."""
         self._core = core
-        self._token = f"Bearer {token}".encode() if token else None
+        if token is not None:
+            check_secret(token, "the status token (BOOKING_GATE_STATUS_TOKEN or status_token=)")
+        self._token = f"Bearer {token}".encode() if token is not None else None
+        self._hosts = hosts
         self._status = status_path.rstrip("/") or "/"
         self._reload = self._status.rstrip("/") + "/reload"
         self._clients = TrustedClients(clients)
@@ -41,7 +52,8 @@ class AdminEndpoints:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if not client or client[0] not in self._clients or not self._authorized(scope):
+        if (not client or client[0] not in self._clients or not self._authorized(scope)
+                or (self._hosts is not None and not self._hosts.allows(scope))):
             response: Any = PlainTextResponse("Not Found", status_code=404)
         elif scope["path"] == self._reload and scope["method"] == "POST":
             result = await self._core.reloader.reload(force=True)
@@ -50,14 +62,15 @@ class AdminEndpoints:
             response = JSONResponse(self._report())
         else:
             response = PlainTextResponse("Method Not Allowed", status_code=405)
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(PRIVATE)
         await response(scope, receive, send)
 
     def _authorized(self, scope: Scope) -> bool:
         if self._token is None:
-            return True
-        sent = dict(scope["headers"]).get(b"authorization", b"")
-        return hmac.compare_digest(sent, self._token)
+            return False  # no token configured: the endpoint does not exist
+        sent = [v for k, v in scope["headers"] if k == b"authorization"]
+        # Exactly one header, compared in constant time; two are a proxy's or a forgery.
+        return len(sent) == 1 and hmac.compare_digest(sent[0], self._token)
 
     def _report(self) -> dict[str, Any]:
         reloader = self._core.reloader
@@ -73,6 +86,7 @@ class AdminEndpoints:
                     for r in policies.rules
                 ],
                 "loaded_at": reloader.loaded_at,
+                "warnings": [w.as_dict() for w in policies.warnings],
             },
             "reload": {
                 "ok": last.ok,

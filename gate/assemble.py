@@ -7,6 +7,7 @@ the same thing in both, and neither builds a cache, a client or a fail mode of i
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ from gate.errors import ConfigError
 from gate.holds import HoldBook
 from gate.identity.base import MemberResolver
 from gate.identity.signed_cookie import SignedCookieResolver
-from gate.identity.wix_token import WixTokenResolver
+from gate.identity.wix_token import WIX_TOKEN_PATTERN, WixTokenResolver
 from gate.loader import BalanceLoader
 from gate.policy.compiler import load_policies
 from gate.policy.policyset import PolicySet
-from gate.reload import PolicyReloader
+from gate.reload import PolicyReloader, warn_if_fails_open
 from gate.routes import CheckoutRoute
 from gate.settings import GateSettings
 from gate.sources.base import BalanceSource
@@ -65,6 +66,7 @@ def assemble(
     wix: WixSettings | None = None,
     token_header: str | None = "authorization",
     token_cookie: str | None = None,
+    token_pattern: str | re.Pattern[str] = WIX_TOKEN_PATTERN,
     cache: BalanceCache | None = None,
     cache_ttl: float = 30.0,
     cache_maxsize: int = 10_000,
@@ -80,6 +82,7 @@ def assemble(
     decision_deadline: float = 3.0,
     hold_seconds: float = 600.0,
     budget: UpstreamBudget | None = None,
+    token_lookups_per_client: int | None = None,
 ) -> Parts:
     """Build the parts; raises ConfigError or PolicyError with one clear message."""
     if isinstance(policies, PolicySet):
@@ -87,6 +90,7 @@ def assemble(
     else:
         paths = [policies] if isinstance(policies, str | Path) else list(policies)
         reloader = PolicyReloader(paths, load_policies(paths), interval=reload_interval)
+    warn_if_fails_open(reloader.current)
     tokens: WixTokenResolver | None = None
     client: WixClient | None = None
     if source is None or resolvers is None:
@@ -102,7 +106,9 @@ def assemble(
             source = WixBalanceSource(client, site_id=settings.site_id or "", clock=clock)
         if resolvers is None:
             tokens = WixTokenResolver(client, site_id=settings.site_id or "",
-                                      header=token_header, cookie=token_cookie, timer=clock)
+                                      header=token_header, cookie=token_cookie, timer=clock,
+                                      token_pattern=token_pattern,
+                                      per_client=token_lookups_per_client)
             # A session cookie from the site's own login comes first: it needs no Wix call.
             resolvers = (tokens,) if session_secret is None else (
                 SignedCookieResolver(secret=session_secret, cookie=session_cookie), tokens)
@@ -145,6 +151,7 @@ def options_from_settings(settings: GateSettings) -> dict[str, object]:
         "decision_deadline": settings.decision_deadline,
         "hold_seconds": settings.hold_seconds,
         "budget": UpstreamBudget(limit=settings.wix_rate_limit),
+        "token_lookups_per_client": settings.token_lookups_per_client,
     }
     if settings.session_secret is not None:
         options["session_secret"] = settings.session_secret.get_secret_value()

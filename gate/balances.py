@@ -106,7 +106,9 @@ class ServiceInfo:
     fixed_cost: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: a snapshot is one reading at one moment, its identity is what matters; hashing by
+# identity is what lets decisions be remembered per snapshot (weakly: they go when it goes).
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class BalanceSnapshot:
     """Every pool of one member at one moment, and the summary that does not depend on a service.
 

@@ -94,6 +94,7 @@ def _check(args: argparse.Namespace) -> int:
 
     paths = args.paths or ["policies"]
     policy_set, problems = check_policies(paths)
+    warnings = policy_set.warnings if policy_set else ()
     problems = problems + check_test_files(paths)
     if problems:
         policy_set = None  # a broken test file fails the check as surely as a broken rule
@@ -103,6 +104,7 @@ def _check(args: argparse.Namespace) -> int:
             "version": policy_set.version if policy_set else None,
             "rules": [r.name for r in policy_set.rules] if policy_set else [],
             "problems": [p.as_dict() for p in problems],
+            "warnings": [w.as_dict() for w in warnings],
         }, indent=2))
     else:
         for problem in problems:
@@ -111,6 +113,8 @@ def _check(args: argparse.Namespace) -> int:
             files = len(policy_set.files)
             print(f"ok: {len(policy_set.rules)} rules in {files} file(s), "
                   f"policy version {policy_set.version}")
+            for warning in warnings:  # worth a look, but the set is valid: the check passes
+                print(f"warning: {warning}")
         else:
             print(f"{len(problems)} problem(s) found", file=sys.stderr)
     return 0 if policy_set is not None else 1
@@ -178,8 +182,10 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if facts is None:
-        decision = policy_set.failed("upstream_unavailable: the balance source is unavailable")
-        print(f"Decision: on_error ({decision.outcome.action} {decision.outcome.status})")
+        decision = policy_set.failed("upstream_unavailable: the balance source is unavailable",
+                                     cause="upstream")
+        print(f"Decision: on_error for cause upstream ({decision.outcome.action} "
+              f"{decision.outcome.status})")
         return 0
     explanation = explain(policy_set, facts.as_cel(), facts.identity.member_id)
     if args.format == "json":

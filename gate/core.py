@@ -23,9 +23,10 @@ from gate.errors import SourceError
 from gate.holds import HoldBook
 from gate.identity.base import Identity
 from gate.loader import BalanceLoader
+from gate.memo import DecisionMemo
 from gate.policy.context import Facts
 from gate.policy.decision import Decision
-from gate.policy.policyset import PolicySet
+from gate.policy.policyset import Cause, PolicySet
 from gate.reload import PolicyReloader
 from gate.sources.base import BalanceSource
 from gate.wix.client import WixClient
@@ -40,6 +41,19 @@ Identify = Callable[[], Awaitable[Identity]]
 
 def _member(identity: Identity | None) -> str | None:
     return identity.member_id if identity else None
+
+
+#: Failures that mean the gate is set up wrong (or broken), not that Wix is down.
+_CONFIG_KINDS = frozenset({"upstream_auth", "upstream_not_found", "upstream_rejected",
+                           "internal_error"})
+
+
+def _cause(identity: Identity | None, kind: str) -> Cause:
+    """Which fail mode applies: anything that failed before the member was known is identity
+    (a visitor can cause it, so it never fails open); after that, config or upstream."""
+    if identity is None:
+        return "identity"
+    return "config" if kind in _CONFIG_KINDS else "upstream"
 
 
 _VERBS = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}
@@ -83,6 +97,7 @@ class DecisionCore:
         self._hold_methods = frozenset(m.upper() for m in hold_methods)
         #: How often each shadow rule would have acted, since start-up.
         self.shadow_counts: Counter[str] = Counter()
+        self._memo = DecisionMemo()
 
     @property
     def policies(self) -> PolicySet:
@@ -133,14 +148,17 @@ class DecisionCore:
                 decision = await self._decide(identity, service_id, path, method, policies,
                                               hold)
         except SourceError as exc:
-            decision = policies.failed(f"{exc.kind}: {exc}", _member(identity))
+            decision = policies.failed(f"{exc.kind}: {exc}", _member(identity),
+                                       cause=_cause(identity, exc.kind))
         except TimeoutError:
             decision = policies.failed(
-                f"deadline_exceeded: no answer within {self.deadline:g} s", _member(identity))
+                f"deadline_exceeded: no answer within {self.deadline:g} s", _member(identity),
+                cause=_cause(identity, "deadline_exceeded"))
         except Exception as exc:
             # A bug must not open the gate or become a 500: take the declared fail mode, loudly.
             logger.exception("booking-gate failed while deciding; applying on_error")
-            decision = policies.failed(f"internal_error: {type(exc).__name__}", _member(identity))
+            decision = policies.failed(f"internal_error: {type(exc).__name__}", _member(identity),
+                                       cause=_cause(identity, "internal_error"))
         if decision.shadow:
             self._count_shadow(decision, policies)
         self._log(decision, service_id, path)
@@ -151,7 +169,7 @@ class DecisionCore:
         hold: bool,
     ) -> Decision:
         member = identity.member_id
-        if member is None or not hold or method not in self._hold_methods:
+        if member is None or not hold or method not in self._hold_methods or not self.holds.ttl:
             return self._evaluate(
                 await self.facts(identity, service_id, path, method, policies), policies)
         # A submission: decide in turn with this member's other submissions, and hold the
@@ -165,11 +183,19 @@ class DecisionCore:
                 self.holds.hold(member, pool.pool_id, credits.cost, baseline=pool.available)
             return decision
 
-    @staticmethod
-    def _evaluate(facts: Facts, policies: PolicySet) -> Decision:
+    def _evaluate(self, facts: Facts, policies: PolicySet) -> Decision:
+        key = (facts.service, facts.method, facts.data, policies.version)
+        remembered = self._memo.get(facts.balance, key) if policies.repeatable else None
+        if remembered is not None:
+            return remembered
         data_age = facts.balance_age if facts.balance is not None else None
         decision = policies.decide(facts.as_cel(), facts.identity.member_id, data_age)
-        return replace(decision, data=facts.data) if facts.data != "none" else decision
+        if facts.data != "none":
+            decision = replace(decision, data=facts.data)
+        if policies.repeatable and facts.identity.member_id == (
+                facts.balance.member_id if facts.balance else None):
+            self._memo.put(facts.balance, key, decision)
+        return decision
 
     async def invalidate(self, member_id: str) -> None:
         """Forget a member's balance, pools and holds, e.g. when a webhook says they booked or
@@ -204,16 +230,18 @@ class DecisionCore:
         decision_logger.log(
             level,
             # %r for what the visitor controls: a newline must not forge a second log line.
-            "decision action=%s rule=%s policy=%s status=%s member=%r service=%r path=%r%s%s",
+            "decision action=%s rule=%s policy=%s status=%s data=%s member=%r service=%r "
+            "path=%r%s%s",
             decision.action,
             decision.rule,
             decision.policy_version,
             decision.outcome.status,
+            decision.data,
             decision.member_id,
             service_id,
             path,
             f" shadow={','.join(decision.shadow)}" if decision.shadow else "",
-            f" error={decision.error!r}" if decision.error else "",
+            f" error={decision.error!r} cause={decision.cause}" if decision.error else "",
             extra={"booking_gate": {
                 "action": decision.action,
                 "rule": decision.rule,
@@ -222,6 +250,7 @@ class DecisionCore:
                 "service": service_id,
                 "error": decision.error,
                 "error_kind": decision.error_kind,
+                "cause": decision.cause,
                 "shadow": list(decision.shadow),
                 "data": decision.data,
             }},

@@ -91,10 +91,14 @@ class UpstreamUnavailable(SourceError):
 
     kind = "upstream_unavailable"
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, retryable: bool = True
+    ) -> None:
         super().__init__(message)
         #: Seconds Wix asked us to wait (a Retry-After header), if it said.
         self.retry_after = retry_after
+        #: False when trying again now cannot help (the circuit breaker is open).
+        self.retryable = retryable
 
 
 class UpstreamBudgetSpent(SourceError):

@@ -16,12 +16,13 @@ from gate.admin import AdminEndpoints
 from gate.assemble import PolicySource, assemble, checkouts_from_settings, options_from_settings
 from gate.core import DecisionCore
 from gate.errors import ConfigError, GateError, PolicyError
-from gate.identity.base import MemberResolver, resolve_chain
+from gate.hosts import AllowedHosts
+from gate.identity.base import MemberResolver, resolve_chain, strip_untrusted
 from gate.loader import BalanceLoader
 from gate.policy.decision import Decision
 from gate.policy.policyset import DEFAULT_ON_ERROR, PolicySet
 from gate.reload import PolicyReloader, ReloadResult
-from gate.responses import ON_ERROR, ambiguous_service, error_kind, render
+from gate.responses import ON_ERROR, ambiguous_service, bad_host, error_kind, render
 from gate.routes import CheckoutRoute, RouteMatcher
 from gate.settings import GateSettings
 from gate.webhooks import WebhookReceiver
@@ -63,12 +64,21 @@ class BookingGate:
         status_token: str | None = None,
         webhook_path: str | None = None,
         webhook_public_key: str | None = None,
+        allowed_hosts: Sequence[str] | None = None,
         **options: Any,
     ) -> None:
         """``options`` are those of ``gate.assemble.assemble`` (policies, source, wix...).
 
         ``webhook_path`` with ``webhook_public_key`` (Wix's PEM) receives Wix's signed booking
         and plan events at that path, so a member who just bought a plan is let in at once.
+
+        ``status_path`` needs ``status_token`` (BOOKING_GATE_STATUS_TOKEN): without one the gate
+        refuses to start rather than serve an open status endpoint.
+
+        ``allowed_hosts`` (host names, ``*.example.com`` for subdomains) is checked on the
+        requests the gate answers or decides: checkouts and the webhook path get a 400 for
+        any other ``Host``, the status endpoint a 404. Every other page goes to ``app``
+        untouched, so the app's own host check (Django's ALLOWED_HOSTS...) still applies.
         """
         self.app = app
         #: Why the gate cannot work, when it cannot; None when all is well.
@@ -77,12 +87,21 @@ class BookingGate:
         self._admin: AdminEndpoints | None = None
         self._webhook_path = webhook_path
         self._webhooks: WebhookReceiver | None = None
+        self._hosts: AllowedHosts | None = None
         try:
             self._routes = RouteMatcher(checkouts)
+            if allowed_hosts is not None:
+                self._hosts = AllowedHosts(allowed_hosts)
+            if status_path and status_token is None:
+                raise ConfigError(
+                    "status_path is set but there is no status token: set "
+                    "BOOKING_GATE_STATUS_TOKEN (or status_token=), or remove status_path. "
+                    "Without a token the status endpoint would answer anyone on this host "
+                    "(behind a local proxy: anyone)")
             self._parts = assemble(**options)
             if status_path:
                 self._admin = AdminEndpoints(self._parts.core, status_path, status_clients,
-                                             status_token)
+                                             status_token, self._hosts)
             if webhook_path is not None or webhook_public_key is not None:
                 if not webhook_path or not webhook_public_key:
                     raise ConfigError("receiving Wix webhooks needs both webhook_path and "
@@ -109,10 +128,13 @@ class BookingGate:
             logger.error("booking-gate cannot start: %s", exc)
             broken = cls.__new__(cls)  # nothing to assemble: only the problem to report
             broken.app, broken.problem, broken._routes, broken._admin = app, exc, None, None
+            broken._hosts = None
             return broken
         merged: dict[str, Any] = {**options_from_settings(settings), **options}
         merged.setdefault("checkouts", checkouts_from_settings(settings))
         merged.setdefault("status_path", settings.status_path)
+        if settings.allowed_hosts:
+            merged.setdefault("allowed_hosts", list(settings.allowed_hosts))
         if settings.status_token is not None:
             merged.setdefault("status_token", settings.status_token.get_secret_value())
         if settings.wix_webhook_public_key is not None:
@@ -186,17 +208,25 @@ class BookingGate:
         if reloader.idle:  # servers without lifespan: start watching on first request
             reloader.start()
         assert self._routes is not None  # set whenever there is no problem
+        # On every page, not only checkouts: the app never sees a member id a visitor sent.
+        strip_untrusted(self._resolvers, scope)
         match = self._routes.match_scope(scope)
         if match is None:
             if self._admin is not None and self._admin.handles(scope):
-                await self._admin(scope, receive, send)
+                await self._admin(scope, receive, send)  # checks the host itself: 404
                 return
             if self._webhooks is not None and scope["path"] == self._webhook_path \
                     and scope["method"] == "POST":
+                if self._hosts is not None and not self._hosts.allows(scope):
+                    await bad_host()(scope, receive, send)
+                    return
                 request = Request(scope, receive)
                 await (await receive_webhook(self._webhooks, request))(scope, receive, send)
                 return
             await self.app(scope, receive, send)
+            return
+        if self._hosts is not None and not self._hosts.allows(scope):
+            await bad_host()(scope, receive, send)
             return
         if match.ambiguous:
             await ambiguous_service(match.route.service_param)(scope, receive, send)

@@ -22,11 +22,18 @@ from gate.errors import PolicyProblem
 from gate.policy.compiler import check_policies
 from gate.policy.policyset import PolicySet
 
-__all__ = ["PolicyReloader", "ReloadResult"]
+__all__ = ["PolicyReloader", "ReloadResult", "warn_if_fails_open"]
 
 logger = logging.getLogger("booking_gate.reload")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def warn_if_fails_open(policies: PolicySet) -> None:
+    """Log, at WARNING, each cause for which ``policies`` lets people in without a check."""
+    for warning in policies.warnings:
+        if warning.code == "fails-open":
+            logger.warning("policy version %s fails open: %s", policies.version, warning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,7 @@ class PolicyReloader:
                 logger.info("policies reloaded: version %s, %d rules, in %.1f ms",
                             candidate.version, len(candidate.rules),
                             (time.perf_counter() - started) * 1000)
+                warn_if_fails_open(candidate)
             self.last = ReloadResult(True, changed, candidate.version, at)
             return self.last
 

@@ -12,7 +12,7 @@ import html
 import re
 from urllib.parse import quote
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Scope
 
@@ -20,13 +20,24 @@ from gate.paths import is_same_site_path
 from gate.policy.decision import Decision
 from gate.routes import route_path
 
-__all__ = ["ON_ERROR", "ambiguous_service", "render", "safe_return_path"]
+__all__ = [
+    "ON_ERROR",
+    "PRIVATE",
+    "ambiguous_service",
+    "bad_host",
+    "make_private",
+    "render",
+    "safe_return_path",
+]
 
 #: The X-Gate-Rule of every decision the fail mode made, whatever rule was running.
 ON_ERROR = "(on_error)"
 
 # A decision depends on who is asking: no shared cache may store one member's answer.
-_PRIVATE = {"Cache-Control": "no-store", "Vary": "Cookie, Authorization, Accept"}
+#: The headers of every response the gate writes itself, whichever adapter sends it.
+_VARY = ("Cookie", "Authorization", "Accept")
+PRIVATE = {"Cache-Control": "no-store", "Vary": ", ".join(_VARY)}
+_PRIVATE = PRIVATE
 # What an error kind looks like ("upstream_unavailable"); anything else is not a kind but text.
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
 # RFC 3986 path characters left as they are when root_path goes into a Location header.
@@ -101,6 +112,25 @@ def ambiguous_service(param: str) -> Response:
         f"Bad request: {param} is given more than once with different values.",
         status_code=400, headers={**_PRIVATE, "X-Gate-Rule": "(bad-request)"},
     )
+
+
+def bad_host() -> Response:
+    """400 for a request whose Host is not in ``allowed_hosts``; the host is not echoed."""
+    return PlainTextResponse("Bad request: this host is not served here.", status_code=400,
+                             headers={**_PRIVATE, "X-Gate-Rule": "(bad-host)"})
+
+
+def make_private(headers: MutableHeaders) -> None:
+    """Make a response the gate did not build itself private: ``no-store`` unless it says
+    something stricter already, and ``Vary`` on everything that identifies the caller."""
+    cache = headers.get("cache-control", "")
+    if "no-store" not in cache.lower():
+        headers["Cache-Control"] = "no-store"
+    vary = [v.strip() for v in headers.get("vary", "").split(",") if v.strip()]
+    seen = {v.lower() for v in vary}
+    if "*" not in seen:
+        vary += [name for name in _VARY if name.lower() not in seen]
+    headers["Vary"] = ", ".join(vary)
 
 
 def error_kind(decision: Decision) -> str | None:

@@ -90,6 +90,10 @@ class GateSettings(BaseSettings):
                                      "is read from")
     session_secret: SecretStr | None = Field(default=None, description="signs session cookies "
                                              "set by your own login (secret)")
+    token_lookups_per_client: int | None = Field(default=None, ge=1, description="unknown "
+                                                 "member tokens one client address may have "
+                                                 "looked up a minute; only where the address "
+                                                 "is the visitor's own (not behind a proxy)")
     session_cookie: str = Field(default="gate_session", description="the signed session cookie")
     # -- the service -----------------------------------------------------------------------------
     api_secret: SecretStr | None = Field(default=None, description="the bearer secret callers "
@@ -100,7 +104,13 @@ class GateSettings(BaseSettings):
                               "BOOKING_GATE_WIX_WEBHOOK_PUBLIC_KEY is set (serve: "
                               "/v1/webhooks/wix)")
     status_token: SecretStr | None = Field(default=None, description="bearer token for the "
-                                           "status endpoint (secret)")
+                                           "status endpoint and reload; without it they do "
+                                           "not exist (secret)")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host names the gate answers for, JSON or comma-separated (*.example.com "
+        "for subdomains); empty: any. serve: every endpoint; the middleware: checkouts, "
+        "webhooks and status")
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=8787, ge=1, le=65535, description="port `serve` listens on")
 
@@ -109,7 +119,7 @@ class GateSettings(BaseSettings):
     def _costs_from_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
 
-    @field_validator("policies", "checkout_paths", mode="before")
+    @field_validator("policies", "checkout_paths", "allowed_hosts", mode="before")
     @classmethod
     def _list_from_text(cls, value: Any) -> Any:
         # A JSON list, or plain text separated by commas: BOOKING_GATE_POLICIES=policies
@@ -155,13 +165,31 @@ class GateSettings(BaseSettings):
             values = _read_file(Path(config_file))
         try:
             settings = cls(**values)
-            return cls(**{**values, **overrides}) if overrides else settings
+            if not overrides:
+                return settings
+            # Flags win over the environment too: validate them on top of what was read.
+            return _Overridden(**{**settings.model_dump(), **overrides})
         except ValidationError as exc:
             raise ConfigError(_explain(exc)) from None
         except (SettingsError, ValueError) as exc:
             # A variable pydantic-settings could not even decode (bad JSON in a list...);
             # its message names the variable, not the secret values.
             raise ConfigError(f"invalid configuration: {exc}") from None
+
+
+class _Overridden(GateSettings):
+    """GateSettings from given values only: the environment was already read once."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from gate import BookingGate, WixSettings
 from gate.demo.site import DEMO_SERVICES, TOKEN_COOKIE, create_demo_site
 from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
+from gate.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
 from gate.shipped import shipped_policies
 from gate.testing import run_server
 
@@ -122,6 +123,7 @@ def gated(emulator: Emulator, clock: FakeClock) -> Iterator[Callable[..., Any]]:
     def start(**options: Any) -> Iterator[tuple[str, BookingGate]]:
         wix = options.pop("wix", WixSettings(api_key=emulator.api_key, site_id=SITE_ID,
                                              base_url=emulator.url, retries=0))
+        options.setdefault("token_pattern", EMULATOR_TOKENS)  # a real gate: Wix's shape only
         gate = BookingGate(CHECKOUT_APP, policies=options.pop("policies", shipped_policies()),
                            wix=wix, clock=clock, **options)
         with run_server(gate) as url:

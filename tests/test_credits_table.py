@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gate import BookingGate, WixSettings
-from gate.emulator import SCENARIO_SEED_PATH, create_emulator, load_seed
+from gate.emulator import SCENARIO_SEED_PATH, TOKEN_PATTERN, create_emulator, load_seed
 from gate.shipped import shipped_policies
 from gate.testing import run_server
 from tests.conftest import CHECKOUT_APP, PILATES, SITE_ID, YOGA
@@ -57,7 +57,8 @@ def scenario() -> Iterator[tuple[str, httpx.Client]]:
 def gate_url(scenario: tuple[str, httpx.Client]) -> Iterator[str]:
     url, _ = scenario
     wix = WixSettings(api_key=API_KEY, site_id=SITE_ID, base_url=url, retries=0)
-    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix)
+    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix,
+                       token_pattern=TOKEN_PATTERN)
     with run_server(gate) as gated:
         yield gated
 
@@ -87,7 +88,8 @@ def test_calls_per_cold_member_and_none_when_cached(
     """A cold checkout costs one call per kind of data; a warm one costs none."""
     url, admin = scenario
     wix = WixSettings(api_key=API_KEY, site_id=SITE_ID, base_url=url, retries=0)
-    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix)
+    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix,
+                       token_pattern=TOKEN_PATTERN)
     admin.post("/_emulator/calls/reset").raise_for_status()
     with run_server(gate) as gated:
         for _ in range(3):
@@ -128,7 +130,8 @@ def test_every_liberty_wix_may_take_gives_the_same_answers(
     admin.post("/_emulator/quirks", json=quirks).raise_for_status()
     try:
         wix = WixSettings(api_key=API_KEY, site_id=SITE_ID, base_url=url, retries=0)
-        gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix)
+        gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix,
+                           token_pattern=TOKEN_PATTERN)
         with run_server(gate) as gated:
             for member in QUIRK_MEMBERS:
                 seen = tuple(

@@ -43,6 +43,8 @@ MODES: dict[str, tuple[str, int]] = {
     "redirect": ("on_error:\n  action: redirect\n  to: /try-later\n", 303),
     "allow": ("on_error:\n  action: allow\n", 200),
 }
+#: What each fail mode answers when who is asking cannot be checked: never allow.
+IDENTITY = {"deny": 503, "redirect": 303, "allow": 503}
 
 
 def _policies(tmp_path: Path, mode: str) -> Path:
@@ -88,8 +90,13 @@ def test_refused_connection_by_fail_mode(
 ) -> None:
     url, _ = gated(policies=_policies(tmp_path, mode), wix=WixSettings(
         api_key="k", site_id=SITE_ID, base_url=f"http://127.0.0.1:{_closed_port()}", retries=1))
+    # A visitor: only the service lookup needs Wix, so the cause is upstream.
+    visitor = httpx.get(url + CHECKOUT)
+    assert visitor.status_code == MODES[mode][1]
+    assert visitor.headers["x-gate-error"] == "upstream_unavailable"
+    # A token: checking it needs Wix, so the cause is identity, which never allows.
     response = httpx.get(url + CHECKOUT, headers={"Authorization": "some-token"})
-    assert response.status_code == MODES[mode][1]
+    assert response.status_code == IDENTITY[mode]
     assert response.headers["x-gate-error"] == "upstream_unavailable"
 
 

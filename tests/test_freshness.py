@@ -182,7 +182,7 @@ def test_junk_tokens_cost_at_most_their_share(
 ) -> None:
     """A flood of made-up tokens from one client: 30 lookups a minute in all (ana's own
     included), then refused without calling Wix; a member whose token is known is unaffected."""
-    url, _ = gated()
+    url, _ = gated(token_lookups_per_client=30)
     real = emulator.token("ana")
     assert get_as(url, real).status_code == 200
     statuses = [get_as(url, f"junk-{i}").status_code for i in range(45)]

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gate import BookingGate, ConfigError, StaticBalanceSource, WixSettings
+from gate.emulator import TOKEN_PATTERN
 from gate.shipped import shipped_policies
 from gate.testing import run_server
 from tests.conftest import CHECKOUT, CHECKOUT_APP, SITE_ID, Emulator
@@ -86,7 +87,8 @@ def test_inactive_token_means_signed_out_briefly(
 def test_two_lifespan_cycles_in_one_process(emulator: Emulator) -> None:
     """Start, stop, start again: the gate reopens its own connections and still decides."""
     wix = WixSettings(api_key=emulator.api_key, site_id=SITE_ID, base_url=emulator.url)
-    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix)
+    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix,
+                       token_pattern=TOKEN_PATTERN)
     # A member not seen before on each start: the second start must reach Wix again.
     for member in ("ana", "eve"):
         with run_server(gate) as url:
@@ -97,7 +99,8 @@ def test_a_shared_http_client_is_never_closed_by_the_gate(emulator: Emulator) ->
     wix = WixSettings(api_key=emulator.api_key, site_id=SITE_ID, base_url=emulator.url)
     # No kept-alive sockets: the client is used on the server's loop and left open after it.
     http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
-    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix, http_client=http)
+    gate = BookingGate(CHECKOUT_APP, policies=shipped_policies(), wix=wix, http_client=http,
+                       token_pattern=TOKEN_PATTERN)
     with run_server(gate) as url:
         assert get_as(url, emulator.token("ana")).status_code == 200
     assert not http.is_closed
@@ -166,7 +169,7 @@ def test_from_env_reads_the_same_settings_as_serve(
     monkeypatch.setenv("BOOKING_GATE_WIX_SITE_ID", SITE_ID)
     monkeypatch.setenv("BOOKING_GATE_WIX_BASE_URL", emulator.url)
     monkeypatch.setenv("BOOKING_GATE_POLICIES", f'["{shipped_policies()}"]')
-    gate = BookingGate.from_env(CHECKOUT_APP)
+    gate = BookingGate.from_env(CHECKOUT_APP, token_pattern=TOKEN_PATTERN)
     assert gate.problem is None
     with run_server(gate) as url:
         assert get_as(url, emulator.token("ana")).status_code == 200
@@ -177,7 +180,7 @@ def test_from_env_with_a_bad_variable_refuses_to_start(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("BOOKING_GATE_CACHE_TTL", "soon")
-    gate = BookingGate.from_env(CHECKOUT_APP)
+    gate = BookingGate.from_env(CHECKOUT_APP, token_pattern=TOKEN_PATTERN)
     assert isinstance(gate.problem, ConfigError)
     assert "BOOKING_GATE_CACHE_TTL" in str(gate.problem)
     with pytest.raises(RuntimeError, match="failed to start"), run_server(gate):

@@ -92,12 +92,13 @@ def test_two_member_id_headers_mean_nobody(tmp_path: Path) -> None:
 
 
 def test_status_token_is_required_when_set(tmp_path: Path) -> None:
-    gate = _static_gate(tmp_path, status_path="/_gate/status", status_token="t0ken-for-ops")
+    gate = _static_gate(tmp_path, status_path="/_gate/status", status_token="t0ken-for-ops-9c1f-e2")
     with run_server(gate) as url:
         assert httpx.get(url + "/_gate/status").status_code == 404
         assert httpx.get(url + "/_gate/status",
                          headers={"Authorization": "Bearer wrong"}).status_code == 404
-        ok = httpx.get(url + "/_gate/status", headers={"Authorization": "Bearer t0ken-for-ops"})
+        ok = httpx.get(url + "/_gate/status",
+                       headers={"Authorization": "Bearer t0ken-for-ops-9c1f-e2"})
         assert ok.status_code == 200
         assert ok.json()["policy"]["rules"][0]["name"] == "unknown-service"
 

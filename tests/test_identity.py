@@ -39,7 +39,7 @@ def balances(tmp_path: Path) -> Path:
 
 
 def _serve(balances: Path, *resolvers: object) -> BookingGate:
-    return BookingGate(APP, policies=shipped_policies(), resolvers=list(resolvers),  # type: ignore[arg-type]
+    return BookingGate(APP, policies=shipped_policies(), resolvers=list(resolvers),
                        source=StaticBalanceSource(balances, clock=lambda: 0.0),
                        service_costs={"svc": "1"})
 
@@ -93,15 +93,23 @@ def test_proxy_header_only_from_trusted_addresses(
             assert response.text == expected
 
 
-def test_first_resolver_with_an_answer_wins(balances: Path) -> None:
+def test_two_resolvers_naming_different_members_mean_nobody(balances: Path) -> None:
     cookie = SignedCookieResolver(secret=SECRET)
     header = TrustedHeaderResolver(trusted_proxies=["127.0.0.1"])
     with run_server(_serve(balances, cookie, header)) as url:
         only_header = httpx.get(url + CHECKOUT, headers={"X-Member-Id": "m-rich"})
         assert only_header.text == "member=m-rich"
+        # Neither wins: a header (or a cookie) must not choose who the member is.
         both = httpx.get(url + CHECKOUT, headers={"X-Member-Id": "m-rich"},
                          cookies={"gate_session": cookie.sign("m-broke")})
-        assert both.headers["x-gate-rule"] == "no-credits"
+        assert both.headers["x-gate-rule"] == "sign-in-first"
+        agreeing = httpx.get(url + CHECKOUT, headers={"X-Member-Id": "m-rich"},
+                             cookies={"gate_session": cookie.sign("m-rich")})
+        assert agreeing.text == "member=m-rich"
+        # A forged cookie names nobody, so it does not outweigh the proxy's member id.
+        forged = httpx.get(url + CHECKOUT, headers={"X-Member-Id": "m-rich"},
+                           cookies={"gate_session": "m-broke"})
+        assert forged.text == "member=m-rich"
 
 
 @pytest.mark.parametrize("bad", [[], ["not-an-ip"], ["10.0.0.0/33"]])

@@ -249,8 +249,9 @@ def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["check", "--format", "json", str(target)]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report.keys() == {"valid", "version", "rules", "problems"}
+    assert report.keys() == {"valid", "version", "rules", "problems", "warnings"}
     assert report["valid"] is False
+    assert report["warnings"] == []
     assert report["version"] is None
     assert report["rules"] == []
     assert report["problems"] == [{

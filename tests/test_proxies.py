@@ -24,6 +24,7 @@ from urllib.parse import unquote
 import pytest
 from pydantic import SecretStr
 
+from gate.emulator import TOKEN_PATTERN
 from gate.service import create_service
 from gate.settings import GateSettings
 from gate.shipped import shipped_policies
@@ -99,7 +100,7 @@ def start_gate(emulator_url: str, api_key: str) -> Iterator[Server]:
         wix_retries=0, api_secret=SecretStr(API_SECRET), policies=[shipped_policies()],
         reload_interval=None, token_cookie=TOKEN_COOKIE,
     )
-    recorder = Recorder(create_service(settings))
+    recorder = Recorder(create_service(settings, token_pattern=TOKEN_PATTERN))
     with run_server(recorder) as gate_url:
         yield Server(gate_url, recorder)
 

@@ -21,6 +21,8 @@ from gate.testing import run_server
 
 CHECKOUT = "/booking-form?bookings_serviceId=svc"
 HEADER = {"X-Member-Id": "m-broke"}
+STATUS_TOKEN = "reload-test-status-token-4b7e19"
+ADMIN = {"Authorization": f"Bearer {STATUS_TOKEN}"}
 
 
 async def checkout(_request: object) -> PlainTextResponse:
@@ -50,6 +52,7 @@ def folder(tmp_path: Path) -> Path:
 def _gate(folder: Path, **options: object) -> BookingGate:
     return BookingGate(
         APP, policies=folder / "policies", status_path="/_gate/status",
+        status_token=STATUS_TOKEN,
         source=StaticBalanceSource(folder / "balances.yaml", clock=time.monotonic),
         resolvers=[TrustedHeaderResolver(trusted_proxies=["127.0.0.1"])],
         **options,  # type: ignore[arg-type]
@@ -70,7 +73,7 @@ def test_valid_edit_takes_effect_without_restart(
     before = httpx.get(url + CHECKOUT, headers=HEADER)
     assert before.headers["location"] == "/plans-pricing"
     (folder / "policies" / "10-rules.yaml").write_text(GOOD.format(target="/pricing-plans"))
-    reload = httpx.post(url + "/_gate/status/reload")
+    reload = httpx.post(url + "/_gate/status/reload", headers=ADMIN)
     assert reload.status_code == 200
     assert reload.json()["policy"]["version"] != before.headers["x-gate-policy"]
     after = httpx.get(url + CHECKOUT, headers=HEADER)
@@ -83,10 +86,10 @@ def test_invalid_edit_keeps_the_old_set_and_is_reported(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="booking_gate.reload")
     url, _ = served
-    version = httpx.get(url + "/_gate/status").json()["policy"]["version"]
+    version = httpx.get(url + "/_gate/status", headers=ADMIN).json()["policy"]["version"]
     (folder / "policies" / "10-rules.yaml").write_text(
         GOOD.format(target="/plans-pricing").replace("available <= 0", "availble <= 0"))
-    reload = httpx.post(url + "/_gate/status/reload")
+    reload = httpx.post(url + "/_gate/status/reload", headers=ADMIN)
     assert reload.status_code == 422
     status = reload.json()
     assert status["policy"]["version"] == version  # the last good set still serves
@@ -103,8 +106,8 @@ def test_invalid_edit_keeps_the_old_set_and_is_reported(
 def test_status_is_only_for_allowed_clients(folder: Path) -> None:
     gate = _gate(folder, reload_interval=None, status_clients=["10.1.2.3"])
     with run_server(gate) as url:
-        assert httpx.get(url + "/_gate/status").status_code == 404
-        assert httpx.post(url + "/_gate/status/reload").status_code == 404
+        assert httpx.get(url + "/_gate/status", headers=ADMIN).status_code == 404
+        assert httpx.post(url + "/_gate/status/reload", headers=ADMIN).status_code == 404
 
 
 def test_watcher_picks_up_an_edit_by_itself(folder: Path) -> None:
@@ -151,7 +154,7 @@ def test_concurrent_requests_during_reloads_see_only_whole_sets(folder: Path) ->
         threads = [threading.Thread(target=hammer) for _ in range(4)]
         for thread in threads:
             thread.start()
-        with httpx.Client(base_url=url) as admin:
+        with httpx.Client(base_url=url, headers=ADMIN) as admin:
             for round_ in range(40):
                 _set(folder, *(("x", "y") if round_ % 2 else ("y", "x")))
                 admin.post("/_gate/status/reload")
@@ -174,7 +177,7 @@ def test_shadow_rule_logs_and_counts_but_does_not_enforce(
         for _ in range(3):
             response = httpx.get(url + CHECKOUT, headers=HEADER)
             assert response.text == "checkout page"
-        status = httpx.get(url + "/_gate/status").json()
+        status = httpx.get(url + "/_gate/status", headers=ADMIN).json()
     assert status["shadow"] == {"no-credits": 3}
     assert status["policy"]["rules"][0]["mode"] == "shadow"
     assert caplog.text.count("shadow rule=no-credits would have redirected") == 3

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from gate.balances import credits_for
 from gate.config import WixSettings
+from gate.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
 from gate.middleware import BookingGate, PolicySource
 from gate.paths import is_same_site_path
 from gate.policy.decision import Decision
@@ -217,7 +218,7 @@ def create_demo_site(
         wix=WixSettings(api_key=api_key, site_id=site_id, base_url=emulator_url),
         token_cookie=TOKEN_COOKIE,
         http_client=http,
-        **gate_options,  # type: ignore[arg-type]
+        **{"token_pattern": EMULATOR_TOKENS, **gate_options},  # type: ignore[arg-type]
     )
     site.gate = gate
     return gate

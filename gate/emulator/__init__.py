@@ -22,6 +22,7 @@ __all__ = [
     "BOOKINGS_APP_ID",
     "DEMO_SEED_PATH",
     "SCENARIO_SEED_PATH",
+    "TOKEN_PATTERN",
     "WIX_ROUTES",
     "EmulatorSeed",
     "Quirks",
@@ -32,3 +33,7 @@ __all__ = [
 
 DEMO_SEED_PATH: Path = Path(__file__).with_name("demo_seed.yaml")
 SCENARIO_SEED_PATH: Path = Path(__file__).with_name("scenario_seed.yaml")
+#: The shape of the emulator's tokens (``secrets.token_urlsafe`` and the seeds' fixed tokens,
+#: like ``scenario-zero``), for ``token_pattern=`` of a gate in front of the emulator: by default
+#: a gate sends Wix only values shaped like real Wix tokens (``OauthNG.JWS.…``).
+TOKEN_PATTERN = r"[A-Za-z0-9._-]{1,512}"

@@ -1,21 +1,56 @@
-"""Who is asking: the interface every member resolver implements."""
+"""Who is asking: the interface every member resolver implements, and how their answers combine.
+
+One credential, or nobody. The rules, in the order ``resolve_chain`` applies them:
+
+1. Every resolver is asked, whatever an earlier one answered: a credential that names someone
+   else must be seen to be refused.
+2. A resolver that finds more than one credential of its kind (two session cookies, two Wix
+   tokens in ``Authorization``, two ``X-Member-Id`` headers) reports an ambiguity, and the
+   request is a signed-out visitor: whoever planted the second one must not choose the member.
+3. Two resolvers that name *different* members (a session cookie and a Wix token, a cookie and a
+   proxy header) make the request a signed-out visitor too.
+4. Otherwise the member named by a valid credential is the member, whichever resolver found it;
+   the same member named twice is that member.
+5. A credential that names nobody (forged, expired, a Wix visitor token) never outweighs one that
+   names a member: it is not a claim to be someone else. So a valid session cookie is never
+   replaced by a stale token, and headers the resolvers do not read (``Basic`` credentials, the
+   app's own JWTs, anything that does not look like a Wix token) are not credentials at all.
+6. Nothing recognised: a signed-out visitor.
+
+Every refusal of rules 2 and 3 is logged at WARNING on ``booking_gate.identity``, saying which
+kinds of credential clashed and the client address, never a credential's value.
+
+A resolver that cannot learn the answer (Wix down) raises ``SourceError``, and the gate's fail
+mode applies, even when another resolver already named a member: whether the two agree is
+exactly what is unknown.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
-__all__ = ["ANONYMOUS", "Identity", "MemberResolver", "resolve_chain"]
+__all__ = ["ANONYMOUS", "Identity", "MemberResolver", "resolve_chain", "strip_untrusted"]
+
+logger = logging.getLogger("booking_gate.identity")
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """The verified member behind a request, or ``member_id=None`` for a signed-out visitor."""
+    """The verified member behind a request, or ``member_id=None`` for a signed-out visitor.
+
+    ``ambiguity`` says why a request that carries credentials names nobody: which kinds of
+    credential clashed (never their values). Only resolvers set it.
+    """
 
     member_id: str | None
     via: str
+    ambiguity: str | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -29,10 +64,14 @@ ANONYMOUS = Identity(member_id=None, via="none")
 class MemberResolver(Protocol):
     """Turns a request into an Identity.
 
-    Return ``None`` when the request carries nothing this resolver understands, so the next
-    resolver may try. Return an anonymous Identity when it carries a credential that is
-    invalid, expired or belongs to a visitor. Raise ``SourceError`` only when the answer
-    could not be learned (upstream down), so the gate's fail mode applies.
+    Return ``None`` when the request carries nothing this resolver understands. Return an
+    anonymous Identity when it carries a credential that is invalid, expired or belongs to a
+    visitor, and one with ``ambiguity`` set when it carries several candidates of this
+    resolver's kind. Raise ``SourceError`` only when the answer could not be learned (upstream
+    down), so the gate's fail mode applies.
+
+    A resolver may also offer ``strip_untrusted(scope) -> None``, which removes from an ASGI
+    scope the headers the app must not see from this client (``TrustedHeaderResolver`` does).
     """
 
     name: str
@@ -40,10 +79,35 @@ class MemberResolver(Protocol):
     async def resolve(self, conn: HTTPConnection) -> Identity | None: ...
 
 
-async def resolve_chain(resolvers: tuple[MemberResolver, ...], conn: HTTPConnection) -> Identity:
-    """The first resolver with an answer wins; nobody recognising the request means signed out."""
+async def resolve_chain(resolvers: Iterable[MemberResolver], conn: HTTPConnection) -> Identity:
+    """One member named without contradiction, or a signed-out visitor (see the module doc)."""
+    member: Identity | None = None
+    visitor: Identity | None = None
     for resolver in resolvers:
         identity = await resolver.resolve(conn)
-        if identity is not None:
-            return identity
-    return ANONYMOUS
+        if identity is None:
+            continue
+        if identity.ambiguity is not None:
+            return _nobody(conn, identity.ambiguity)
+        if identity.member_id is None:
+            visitor = visitor or identity
+        elif member is None:
+            member = identity
+        elif identity.member_id != member.member_id:
+            return _nobody(conn, f"{member.via} and {identity.via} name different members")
+    return member or visitor or ANONYMOUS
+
+
+def strip_untrusted(resolvers: Iterable[MemberResolver], scope: Scope) -> None:
+    """Let every resolver that can remove, from ``scope``, headers this client may not send."""
+    for resolver in resolvers:
+        strip = getattr(resolver, "strip_untrusted", None)
+        if strip is not None:
+            strip(scope)
+
+
+def _nobody(conn: HTTPConnection, why: str) -> Identity:
+    client = conn.scope.get("client")
+    logger.warning("ambiguous identity, treated as a signed-out visitor: %s (client %s)", why,
+                   client[0] if client else "-")
+    return Identity(None, "ambiguous", why)

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from gate.config import ENV_SESSION_SECRET
 from gate.errors import ConfigError
 from gate.identity.base import Identity
+from gate.identity.cookies import cookie_values
 
 __all__ = ["MIN_SECRET_CHARS", "MIN_SECRET_DISTINCT", "SignedCookieResolver"]
 
@@ -25,7 +26,9 @@ class SignedCookieResolver:
     """Verifies ``cookie`` with ``secret`` (itsdangerous, HMAC-SHA1 with a salt, timestamped).
 
     A missing cookie means "not mine"; a forged, tampered or older-than-``max_age`` cookie
-    means a signed-out visitor. The host app creates the value with ``sign(member_id)``.
+    means a signed-out visitor, and so does the cookie sent twice with different values (one
+    may have been planted by a page on a sibling domain). The host app creates the value with
+    ``sign(member_id)``.
 
     Without ``secret``, the secret is read from BOOKING_GATE_SESSION_SECRET in ``environ``
     (``os.environ`` by default). The secret never appears in ``repr`` or in error messages.
@@ -61,9 +64,12 @@ class SignedCookieResolver:
         return self._serializer.dumps({"m": member_id})
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:
-        value = conn.cookies.get(self._cookie)
-        if not value:
+        values = {v for v in cookie_values(conn, self._cookie) if v}
+        if not values:
             return None
+        if len(values) > 1:
+            return Identity(None, self.name, f"more than one {self._cookie} cookie")
+        value = values.pop()
         try:
             payload = self._serializer.loads(value, max_age=self._max_age)
         except BadSignature:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from gate.errors import ConfigError
 from gate.identity.base import Identity
@@ -13,6 +15,10 @@ from gate.identity.base import Identity
 __all__ = ["TrustedClients", "TrustedHeaderResolver"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: RFC 9110 ``token``: what a header name is made of.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+#: Scope key: the headers ``strip_untrusted`` removed because a trusted proxy sent them twice.
+_STRIPPED = "booking_gate.ambiguous_headers"
 
 
 class TrustedClients:
@@ -43,26 +49,62 @@ class TrustedClients:
 class TrustedHeaderResolver:
     """Reads ``header`` (default ``X-Member-Id``) only from ``trusted_proxies``.
 
-    From any other client address the header is ignored, as if absent: otherwise anyone could
-    claim to be any member by setting it.
+    From any other client address the header is ignored, as if absent, and ``strip_untrusted``
+    (which the middleware runs on every HTTP request, checkout or not) removes it from the
+    request, so the app behind never sees a member id a visitor wrote themselves. More than one
+    such header, even from a trusted proxy, names nobody and is removed as well: a proxy that
+    appends instead of replacing leaves the client's own value next to its own.
+
+    "Client address" is ``scope["client"]``, what the ASGI server reports. A server that rewrites
+    it from ``X-Forwarded-For`` (uvicorn does by default for connections from 127.0.0.1) hands
+    the choice of address to whoever can reach it from there: see docs/proxies.md.
     """
 
     name = "proxy-header"
 
     def __init__(self, *, trusted_proxies: Iterable[str], header: str = "x-member-id") -> None:
+        if isinstance(trusted_proxies, str | bytes):
+            raise ConfigError("trusted_proxies must be a list of addresses or networks, like "
+                              "['10.0.0.5'], not one string")
         self._trusted = TrustedClients(trusted_proxies)
+        if any(network.prefixlen == 0 for network in self._trusted._networks):
+            raise ConfigError("trusted_proxies may not cover every address (0.0.0.0/0, ::/0): "
+                              "anyone could then name any member. List your proxies' addresses")
+        if not isinstance(header, str) or not _TOKEN.match(header):
+            raise ConfigError(f"header {header!r} is not an HTTP header name")
         self._header = header.lower()
+        self._raw = self._header.encode("latin-1")
+
+    def __repr__(self) -> str:
+        return f"TrustedHeaderResolver(header={self._header!r})"
+
+    def _trusts(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        return client is not None and len(client) > 0 and client[0] in self._trusted
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:
-        client = conn.scope.get("client")
-        if not client or client[0] not in self._trusted:
+        if not self._trusts(conn.scope):
             return None
-        values = conn.headers.getlist(self._header)
-        if len(values) > 1:
-            # A proxy that appends rather than replaces leaves the client's own value in the
-            # list: with two, we cannot tell which one the proxy set.
-            return Identity(member_id=None, via=self.name)
-        member_id = values[0].strip() if values else ""
+        values = [v for k, v in conn.scope["headers"] if k == self._raw]
+        if len(values) > 1 or self._header in conn.scope.get(_STRIPPED, ()):
+            # We cannot tell which one the proxy set.
+            return Identity(None, self.name, f"more than one {self._header} header")
+        member_id = values[0].decode("latin-1").strip() if values else ""
         if not member_id:
             return None
         return Identity(member_id=member_id, via=self.name)
+
+    def strip_untrusted(self, scope: Scope) -> None:
+        """Remove ``header`` from ``scope`` unless one trusted proxy sent it exactly once."""
+        headers = scope.get("headers")
+        if not headers:
+            return
+        count = sum(1 for name, _ in headers if name == self._raw)
+        if count == 0:
+            return
+        trusted = self._trusts(scope)
+        if count == 1 and trusted:
+            return
+        if trusted:  # the proxy appended to a visitor's copy: resolve() must still say so
+            scope.setdefault(_STRIPPED, set()).add(self._header)
+        scope["headers"] = [(name, value) for name, value in headers if name != self._raw]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -13,18 +14,33 @@ from starlette.requests import HTTPConnection
 
 from gate.errors import ConfigError, UpstreamBudgetSpent, UpstreamDataError
 from gate.identity.base import Identity
+from gate.identity.cookies import cookie_values
 from gate.singleflight import SingleFlight
 from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
 from gate.wix.transport import call_priority
 
-__all__ = ["WixTokenResolver"]
+__all__ = ["MAX_TOKEN_CHARS", "WIX_TOKEN_PATTERN", "WixTokenResolver"]
 
 logger = logging.getLogger("booking_gate.identity")
 
+#: What a Wix access token looks like: ``OauthNG.JWS.`` and a compact JWS (three base64url
+#: parts), as Wix's OAuth, visitor and member tokens are. Anything else is not sent to Wix.
+WIX_TOKEN_PATTERN = r"OauthNG\.JWS\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
+#: Longer values are not looked at, let alone matched: no Wix token comes near this.
+MAX_TOKEN_CHARS = 8192
+
 
 class WixTokenResolver:
-    """Reads an access token from ``header`` or ``cookie`` and resolves it to a member id.
+    """Reads an access token from ``header`` and ``cookie`` and resolves it to a member id.
+
+    Only values that fully match ``token_pattern`` (by default the shape of a Wix access token,
+    ``WIX_TOKEN_PATTERN``) are tokens: in the header either ``Bearer <token>`` or the raw token,
+    as Wix's SDKs send it. ``Basic`` credentials, other schemes, the app's own JWTs and anything
+    else are ignored as if absent, and never leave the process. Two different tokens in the
+    header (two headers), or two values of the cookie, name nobody; a token in the header and
+    another in the cookie are both looked up, and name nobody if they belong to different
+    members.
 
     Uses ``POST /oauth2/token-info``, which also says which site issued the token; only a
     token of ``site_id`` counts. Answers are cached by a SHA-256 of the token, never the token
@@ -35,8 +51,10 @@ class WixTokenResolver:
     so the gate's fail mode applies instead of silently signing members out.
 
     Tokens nobody has seen cost Wix calls that anyone can cause, so their lookups are paid from
-    a limited share of the Wix budget, at most ``max_concurrent`` at a time, and at most
-    ``per_client`` a minute from one client address.
+    a limited share of the Wix budget and at most ``max_concurrent`` run at a time. With
+    ``per_client``, one client address may cause at most that many a minute: set it only where
+    the client address is the visitor's own (not behind a proxy that hides it, and never for
+    forward-auth, where every request comes from the proxy).
     """
 
     name = "wix-token"
@@ -53,9 +71,10 @@ class WixTokenResolver:
         maxsize: int = 10_000,
         inactive_maxsize: int = 10_000,
         max_concurrent: int = 8,
-        per_client: int = 30,
+        per_client: int | None = None,
         timer: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        token_pattern: str | re.Pattern[str] = WIX_TOKEN_PATTERN,
     ) -> None:
         if not header and not cookie:
             raise ConfigError("WixTokenResolver needs a header or a cookie to read the token from")
@@ -67,7 +86,12 @@ class WixTokenResolver:
         self._client = client
         self._site_id = site_id.strip()
         self._header = header.lower() if header else None
+        self._raw_header = self._header.encode("latin-1") if self._header else None
         self._cookie = cookie
+        try:
+            self._pattern = re.compile(token_pattern)
+        except (re.error, TypeError) as exc:
+            raise ConfigError(f"token_pattern is not a regular expression: {exc}") from None
         self._ttl = ttl
         self._inactive_ttl = inactive_ttl
         self._wall_clock = wall_clock
@@ -86,11 +110,27 @@ class WixTokenResolver:
         return f"WixTokenResolver(header={self._header!r}, cookie={self._cookie!r})"
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:
-        token = self._token(conn)
-        if token is None:
+        from_header, from_cookie, ambiguity = self._tokens(conn)
+        if ambiguity is not None:
+            return Identity(None, self.name, ambiguity)
+        if from_header is None and from_cookie is None:
             return None
-        client = conn.client
-        return await self.identify(token, client=client.host if client else None)
+        client = conn.client.host if conn.client else None
+        if from_header is None or from_cookie is None or from_header == from_cookie:
+            token = from_header or from_cookie
+            assert token is not None
+            return await self.identify(token, client=client)
+        first = await self.identify(from_header, client=client)
+        second = await self.identify(from_cookie, client=client)
+        if first.member_id and second.member_id and first.member_id != second.member_id:
+            return Identity(None, self.name, f"the {self._header} header and the "
+                            f"{self._cookie} cookie hold tokens of different members")
+        return first if first.member_id else second
+
+    def accepts(self, value: str) -> bool:
+        """True when ``value`` has the shape of a token (``token_pattern``), so it may be sent
+        to Wix; anything else is never looked up."""
+        return len(value) <= MAX_TOKEN_CHARS and self._pattern.fullmatch(value) is not None
 
     async def identify(self, token: str, *, client: str | None = None) -> Identity:
         """Who ``token`` belongs to (signed out if nobody here); raises SourceError when Wix
@@ -102,7 +142,8 @@ class WixTokenResolver:
         inactive = self._inactive.get(key)
         if inactive is not None:
             return inactive
-        if client is not None and key not in self._flights:  # joining a lookup costs nothing
+        if self._per_client is not None and client is not None and key not in self._flights:
+            # Joining a lookup already under way costs nothing, so it is not counted.
             count = self._client_lookups.get(client, 0)
             if count >= self._per_client:
                 raise UpstreamBudgetSpent("too many unknown tokens from one client; try later")
@@ -114,19 +155,39 @@ class WixTokenResolver:
             with call_priority(Priority.NEW_TOKEN):
                 return await self._lookup(key, token)
 
-    def _token(self, conn: HTTPConnection) -> str | None:
-        if self._header:
-            value = conn.headers.get(self._header, "").strip()
-            # Browsers' SDKs send the raw token; some proxies add a Bearer prefix.
-            if value[:7].lower() == "bearer ":
-                value = value[7:].strip()
-            if value:
-                return value
+    def _tokens(self, conn: HTTPConnection) -> tuple[str | None, str | None, str | None]:
+        """(token from the header, token from the cookie, what makes them ambiguous)."""
+        from_header: str | None = None
+        if self._raw_header is not None:
+            found = {t for name, raw in conn.scope["headers"] if name == self._raw_header
+                     if (t := self._from_header(raw)) is not None}
+            if len(found) > 1:
+                return None, None, f"more than one token in {self._header} headers"
+            from_header = found.pop() if found else None
+        from_cookie: str | None = None
         if self._cookie:
-            value = conn.cookies.get(self._cookie, "").strip()
-            if value:
-                return value
-        return None
+            values = {v for v in cookie_values(conn, self._cookie) if v}
+            if len(values) > 1:
+                return None, None, f"more than one {self._cookie} cookie"
+            if values:
+                value = values.pop()
+                from_cookie = value if self.accepts(value) else None
+        return from_header, from_cookie, None
+
+    def _from_header(self, raw: bytes) -> str | None:
+        """The token in one header value (``Bearer <token>`` or a raw token), or None."""
+        if len(raw) > MAX_TOKEN_CHARS + 16:
+            return None
+        parts = raw.decode("latin-1").split(None, 1)
+        if len(parts) == 2:
+            if parts[0].lower() != "bearer":
+                return None  # Basic, Digest, the app's own schemes: not ours to send anywhere
+            value = parts[1].strip()
+        elif parts:
+            value = parts[0]
+        else:
+            return None
+        return value if self.accepts(value) else None
 
     async def _lookup(self, key: str, token: str) -> Identity:
         info = await self._client.token_info(token)

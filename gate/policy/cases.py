@@ -160,7 +160,7 @@ def _validate(
                 message = (f"`{error.get('input')}` is not a kind of {loc[-1]}: use one of "
                            f"{_choices(branch)}, or the settings of one")
             else:
-                message = field_message(error, _allowed_fields(loc), "in a test file")
+                message = field_message(dict(error), _allowed_fields(loc), "in a test file")
             problems.append(PolicyProblem(file, line, col, message, code=error["type"]))
         return None
 
@@ -195,17 +195,22 @@ def decide_case(
     policy_set: PolicySet, case: CaseModel, file_now: dt.datetime | None = None
 ) -> Decision:
     """The decision the gate would make for one case, through the same code as a request."""
+    if case.member == "unverifiable":
+        return policy_set.failed("upstream_unavailable: token-info is unavailable (test)",
+                                 cause="identity")
     facts = case_facts(policy_set, case, file_now)
     if facts is None:
-        return policy_set.failed("upstream_unavailable: the balance source is unavailable (test)")
+        return policy_set.failed("upstream_unavailable: the balance source is unavailable (test)",
+                                 cause="upstream")
     return policy_set.decide(facts.as_cel(), facts.identity.member_id)
 
 
 def case_facts(
     policy_set: PolicySet, case: CaseModel, file_now: dt.datetime | None = None
 ) -> Facts | None:
-    """What the gate would know for this case; None when the source is unavailable."""
-    if case.member == "unavailable":
+    """What the gate would know for this case; None when the source is unavailable (or who
+    is asking cannot be checked)."""
+    if case.member in ("unavailable", "unverifiable"):
         return None
     now = case.now or file_now or DEFAULT_NOW
     identity: Identity = ANONYMOUS

@@ -94,8 +94,9 @@ class ExpectModel(StrictModel):
 
 class CaseModel(StrictModel):
     name: str = Field(min_length=1, max_length=120)
-    member: Literal["signed-out", "no-plan", "unavailable"] | MemberModel = Field(
-        description="signed-out, no-plan, unavailable (Wix cannot be reached), or a balance."
+    member: Literal["signed-out", "no-plan", "unavailable", "unverifiable"] | MemberModel = Field(
+        description="signed-out, no-plan, unavailable (Wix cannot be reached), unverifiable "
+        "(who is asking cannot be checked), or a balance."
     )
     request: RequestModel = RequestModel()
     now: AwareDatetime | None = Field(default=None, strict=False, description="The clock for "

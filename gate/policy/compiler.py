@@ -27,8 +27,15 @@ from gate.policy.context import Facts, variables_read
 from gate.policy.decision import Outcome
 from gate.policy.engine import CelEngine, CompileFailure, Condition, EvalFailure
 from gate.policy.messages import condition_message, did_you_mean, field_message
-from gate.policy.model import OutcomeModel, PolicyFileModel, RuleModel
-from gate.policy.policyset import DEFAULT_DEFAULT, DEFAULT_ON_ERROR, CompiledRule, PolicySet
+from gate.policy.model import OnErrorModel, OutcomeModel, PolicyFileModel, RuleModel
+from gate.policy.policyset import (
+    CAUSES,
+    DEFAULT_DEFAULT,
+    Cause,
+    CompiledRule,
+    FailModes,
+    PolicySet,
+)
 from gate.policy.yaml_source import YAML11_BOOLEANS, Located, read_yaml
 
 __all__ = ["check_policies", "discover_policy_files", "load_policies"]
@@ -37,6 +44,10 @@ _TEST_SUFFIXES = (".test.yaml", ".test.yml")
 _FILE_FIELDS = tuple(PolicyFileModel.model_fields)
 _RULE_FIELDS = tuple(RuleModel.model_fields)
 _OUTCOME_FIELDS = tuple(OutcomeModel.model_fields)
+_ON_ERROR_FIELDS = tuple(OnErrorModel.model_fields)
+#: Variables a sample member cannot stand for: a rule about one service id, one member, one
+#: plan id, one date or one page matches no sample, and that proves nothing.
+_SPECIFIC = frozenset({"service", "member", "plans", "today", "now", "path"})
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -133,12 +144,14 @@ def check_policies(
         checked = _validate(name, located, problems)
         if checked is not None:
             parsed.append(checked)
-    rules = _compile_rules(engine, parsed, problems)
-    settings = _set_settings(parsed, problems)
+    warnings: list[PolicyProblem] = []
+    rules = _compile_rules(engine, parsed, problems, warnings)
+    settings = _set_settings(parsed, problems, warnings)
     if problems:
         problems.sort(key=lambda p: (p.file, p.line, p.column))
         return None, problems
     default, on_error, timezone = settings
+    warnings.sort(key=lambda p: (p.file, p.line, p.column))
     return PolicySet(
         rules=tuple(rules),
         default=default,
@@ -147,6 +160,7 @@ def check_policies(
         version=digest.hexdigest()[:12],
         files=tuple(str(p) for p in files),
         engine=engine,
+        warnings=tuple(warnings),
     ), []
 
 
@@ -237,7 +251,9 @@ def _guessed_fields(extra_keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
 def _allowed(loc: tuple[Any, ...]) -> tuple[str, ...]:
     if loc[:1] == ("rules",) and len(loc) >= 2:
         return _RULE_FIELDS
-    if loc[:1] in {("default",), ("on_error",)}:
+    if loc[:1] == ("on_error",):
+        return _OUTCOME_FIELDS if len(loc) >= 3 and loc[1] in CAUSES else _ON_ERROR_FIELDS
+    if loc[:1] == ("default",):
         return _OUTCOME_FIELDS
     return _FILE_FIELDS
 
@@ -283,7 +299,10 @@ def _field_problem(file: str, located: Located, error: dict[str, Any]) -> Policy
         where = "a rule can have"
         if error["type"] == "missing":
             where = f"rule '{rule_name}'" if rule_name else "this rule"
-    elif allowed is _OUTCOME_FIELDS:
+    elif allowed is _OUTCOME_FIELDS and loc[0] == "on_error":
+        owner = f"`{loc[1]}:` under `on_error:`"
+        where = owner if error["type"] == "missing" else f"{owner} can have"
+    elif allowed in (_OUTCOME_FIELDS, _ON_ERROR_FIELDS):
         where = f"`{loc[0]}:`" if error["type"] == "missing" else f"`{loc[0]}` can have"
     else:
         where = "this file" if error["type"] == "missing" else "of a policy file"
@@ -310,6 +329,7 @@ def _compile_rules(
     engine: CelEngine,
     parsed: list[_File],
     problems: list[PolicyProblem],
+    warnings: list[PolicyProblem],
 ) -> list[CompiledRule]:
     compiled: list[CompiledRule] = []
     first_seen: dict[str, tuple[str, int]] = {}
@@ -344,7 +364,39 @@ def _compile_rules(
             compiled.append(entry)
             if always is None and not entry.shadow and _always_true(condition, samples):
                 always = entry
+    if not problems:
+        warnings.extend(_sample_warnings(compiled, samples))
     return compiled
+
+
+def _sample_warnings(
+    rules: list[CompiledRule], samples: list[tuple[str, Any]]
+) -> list[PolicyProblem]:
+    """Rules that no sample member matches, or that every one does, visitors included.
+
+    Warnings, not problems: samples cannot prove a rule useless. A rule about one service id
+    or one date matches no sample and is fine; a rule that catches everyone is fine last.
+    """
+    found: list[PolicyProblem] = []
+    enforced = [r for r in rules if not r.shadow]
+    last = enforced[-1] if enforced else None
+    for rule in rules:
+        results = [rule.condition.evaluate(activation) is True for _, activation in samples]
+        read = set(variables_read(rule.condition.source))
+        if not any(results) and not read & _SPECIFIC:
+            found.append(PolicyProblem(
+                rule.file, rule.line, 1, f"this rule matched none of the "
+                f"{len(samples)} sample requests (a visitor, no plan, 0, 0.5 and 2.5 credits, a "
+                "negative balance, a paused or ended plan, old credits...), so it may never act; "
+                "check its condition", rule=rule.name, code="never-matches"))
+        elif all(results) and not rule.shadow and rule is not last and read:
+            after = enforced[enforced.index(rule) + 1]
+            found.append(PolicyProblem(
+                rule.file, rule.line, 1, "this rule matched every sample request, "
+                f"signed-out visitors included, so the rules after it (from '{after.name}') "
+                "may never run; narrow its condition, or move it last if it is meant to catch "
+                "everyone", rule=rule.name, code="always-matches"))
+    return found
 
 
 def _check_name(
@@ -488,9 +540,9 @@ def _redirect_target_problem(target: str) -> str | None:
 
 
 def _set_settings(
-    parsed: list[_File], problems: list[PolicyProblem]
-) -> tuple[Outcome, Outcome, ZoneInfo]:
-    default, on_error, timezone = DEFAULT_DEFAULT, DEFAULT_ON_ERROR, ZoneInfo("UTC")
+    parsed: list[_File], problems: list[PolicyProblem], warnings: list[PolicyProblem]
+) -> tuple[Outcome, FailModes, ZoneInfo]:
+    default, on_error, timezone = DEFAULT_DEFAULT, FailModes(), ZoneInfo("UTC")
     seen: dict[str, str] = {}
     for checked in parsed:
         file, located, model = checked.name, checked.located, checked.model
@@ -510,8 +562,10 @@ def _set_settings(
             outcome = _outcome(file, located, ("default",), model.default, problems, None)
             default = outcome or default
         if model.on_error is not None:
-            outcome = _outcome(file, located, ("on_error",), model.on_error, problems, None)
-            on_error = outcome or on_error
+            modes = _fail_modes(file, located, model.on_error, problems)
+            if modes is not None:
+                on_error = modes
+                warnings.extend(_fails_open(file, located, model.on_error, modes))
         if model.timezone is not None:
             try:
                 timezone = ZoneInfo(model.timezone)
@@ -523,8 +577,96 @@ def _set_settings(
     return default, on_error, timezone
 
 
+def _fail_modes(
+    file: str, located: Located, model: OnErrorModel, problems: list[PolicyProblem]
+) -> FailModes | None:
+    """``on_error`` as one outcome for every cause, or one per cause; None if it is wrong.
+
+    An ``identity`` cause that allows is refused: a visitor can make identity fail (a junk
+    token, too many of them), so it would open the checkout to anyone.
+    """
+    base = ("on_error",)
+    causes = [c for c in CAUSES if getattr(model, c) is not None]
+    plain = [f for f in _OUTCOME_FIELDS if f in model.model_fields_set]
+    if causes and plain:
+        line, col = located.key_at((*base, plain[0]))
+        problems.append(PolicyProblem(
+            file, line, col, f"`on_error` has both `{plain[0]}:` and `{causes[0]}:`; write "
+            "either one action for every cause (action: ...), or one for each cause you name "
+            "(upstream:, identity:, rule:, config:), not both", code="on-error-mixed"))
+        return None
+    if not causes:
+        if model.action is None:
+            line, col = located.key_at(base)
+            problems.append(PolicyProblem(
+                file, line, col, "`on_error:` has no `action:`; add it, or give each cause its "
+                "own: upstream:, identity:, rule:, config:", code="missing"))
+            return None
+        values = {f: getattr(model, f) for f in _OUTCOME_FIELDS}
+        every = OutcomeModel.model_construct(
+            _fields_set=model.model_fields_set & set(_OUTCOME_FIELDS), **values)
+        outcome = _outcome(file, located, base, every, problems, None)
+        return None if outcome is None else FailModes.every(outcome)
+    outcomes: dict[str, Outcome] = {}
+    for cause in causes:
+        given: OutcomeModel = getattr(model, cause)
+        if cause == "identity" and given.action == "allow":
+            line, col = located.at((*base, cause, "action"))
+            problems.append(PolicyProblem(
+                file, line, col, "`identity` cannot be `allow`: when the gate cannot check who "
+                "is asking, anyone could be let in (a visitor can cause it with a made-up "
+                "sign-in token). Use deny or redirect, or remove `identity:` for the standard "
+                "503 page", code="identity-fails-open"))
+            continue
+        outcome = _outcome(file, located, (*base, cause), given, problems, None)
+        if outcome is not None:
+            outcomes[cause] = outcome
+    if len(outcomes) < len(causes):
+        return None
+    return FailModes(**outcomes)
+
+
+_OPEN_WHEN: dict[Cause, str] = {
+    "upstream": "while Wix cannot answer (down, slow, or the gate's share of calls used up)",
+    "identity": "when who is asking cannot be checked",
+    "rule": "when a rule fails while running (anyone who can make it fail gets in)",
+    "config": "when the gate is set up wrong or hits a bug (a wrong API key lets everyone in)",
+}
+
+
+def _fails_open(
+    file: str, located: Located, model: OnErrorModel, modes: FailModes
+) -> list[PolicyProblem]:
+    """A warning for every cause whose fail mode lets people book without a credit check."""
+    opened = modes.open_causes
+    if not opened:
+        return []
+    if model.action is not None:  # one action for every cause
+        line, col = located.key_at(("on_error", "action"))
+        return [PolicyProblem(
+            file, line, col, "on_error lets everyone book without a credit check whenever Wix "
+            "cannot answer, a rule fails or the gate is set up wrong (never when who is asking "
+            "cannot be checked: that always gets the 503 page). If only Wix being down is "
+            "meant, write it for that cause alone: on_error: {upstream: {action: allow}}",
+            code="fails-open")]
+    found = []
+    for cause in opened:
+        line, col = located.key_at(("on_error", cause, "action"))
+        found.append(PolicyProblem(
+            file, line, col, f"on_error lets everyone book without a credit check "
+            f"{_OPEN_WHEN[cause]}", code="fails-open"))
+    return found
+
+
 def _samples() -> Iterable[tuple[str, Facts]]:
-    """Members every condition must be able to handle without an error."""
+    """Members every condition must handle without an error; ``check`` also reports a rule
+    that none of them, or all of them, match.
+
+    Realistic inputs, the ones that break rules written with only a typical member in mind:
+    visitors, no plan, zero, fractional and negative balances, old credits, the credits used
+    while Wix is down, plans that cannot pay, classes that cost more than one credit, forms
+    sent (POST) as well as opened.
+    """
     now = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
     item_set = "sample-item-set"
     service = ServiceInfo("sample-service", known=True, item_sets=frozenset({item_set}))
@@ -533,10 +675,11 @@ def _samples() -> Iterable[tuple[str, Facts]]:
     def snapshot(*pools: PoolBalance) -> BalanceSnapshot:
         return BalanceSnapshot(member_id="sample", pools=pools, fetched_at=0.0, source="sample")
 
-    def pool(status: str, available: str, covers: bool = True) -> PoolBalance:
-        benefits = (Benefit(item_set, Decimal(1)),) if covers else ()
-        return PoolBalance("pool", Decimal(available), Decimal(0), status, plan_id="plan",
-                           benefits=benefits)
+    def pool(status: str, available: str, covers: bool = True, reserved: str = "0",
+             price: str = "1") -> PoolBalance:
+        benefits = (Benefit(item_set, Decimal(price)),) if covers else ()
+        return PoolBalance("pool", Decimal(available), Decimal(reserved), status,
+                           plan_id="plan", benefits=benefits)
 
     member = Identity("sample", "sample")
     cases = [
@@ -554,11 +697,26 @@ def _samples() -> Iterable[tuple[str, Facts]]:
         ("a member whose balance is an hour old", member, snapshot(pool("ACTIVE", "1")),
          service, 3600.0),
         ("a service Wix does not know", member, snapshot(pool("ACTIVE", "1")), unknown, 0.0),
+        # Added after the ones above, so "it fails for ..." keeps naming the same first one.
+        ("a member with 0.5 credits", member, snapshot(pool("ACTIVE", "0.5")), service, 0.0),
+        ("a member with 10 credits", member, snapshot(pool("ACTIVE", "10")), service, 0.0),
+        ("a member with credits held for a booking not yet confirmed", member,
+         snapshot(pool("ACTIVE", "2", reserved="1")), service, 0.0),
+        ("a member with 3 credits booking a class that costs 2", member,
+         snapshot(pool("ACTIVE", "3", price="2")), service, 0.0),
+        ("a member whose plan has ended", member, snapshot(pool("ENDED", "0")), service, 0.0),
+        ("a member whose plan starts later", member, snapshot(pool("PENDING", "5")),
+         service, 0.0),
+        ("a member whose plan is renewing", member, snapshot(pool("RENEWING", "2")),
+         service, 0.0),
+        ("a member whose credits were read before Wix went down", member,
+         snapshot(pool("ACTIVE", "1")), service, 330.0),
     ]
     for label, identity, balance, info, age in cases:
-        yield label, Facts(identity=identity, balance=balance, service=info,
-                           path="/booking-form", method="GET", now=now, today="2026-01-01",
-                           balance_age=age)
+        for method in ("GET", "POST"):
+            yield (label if method == "GET" else f"{label}, sending the form"), Facts(
+                identity=identity, balance=balance, service=info, path="/booking-form",
+                method=method, now=now, today="2026-01-01", balance_age=age)
 
 
 def _seconds(max_age: int | str | None) -> float | None:

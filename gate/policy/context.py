@@ -23,7 +23,8 @@ from gate.balances import (
 )
 from gate.identity.base import Identity
 
-__all__ = ["VARIABLES", "VARIABLE_NAMES", "Facts", "Variable", "variables_read"]
+__all__ = ["PER_REQUEST_VARIABLES", "VARIABLES", "VARIABLE_NAMES", "Facts", "Variable",
+           "variables_read"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,8 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
+#: What changes from one request to the next for the same member, service and method.
+PER_REQUEST_VARIABLES = frozenset({"now", "today", "path", "balance_age"})
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 

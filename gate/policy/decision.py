@@ -32,6 +32,7 @@ class Decision:
     ``"(on_error)"`` when the gate could not decide and applied the declared fail mode.
     ``shadow`` names the shadow-mode rules that matched before the decision (not enforced).
     ``member_id`` is the verified member (None when signed out or unknown), for the app.
+    ``cause`` says which fail mode applied (upstream, identity, rule, config), when one did.
     """
 
     outcome: Outcome
@@ -40,9 +41,11 @@ class Decision:
     error: str | None = None
     shadow: tuple[str, ...] = ()
     member_id: str | None = None
-    #: What the credits it used were: "fresh", "stale" (older than the cache TTL, used while
-    #: Wix could not answer), "fallback", or "none" (no balance read: a visitor, or a failure).
+    #: What the credits it used were: "fresh"; "stale" (older than the cache TTL, used while a
+    #: refresh runs in the background); "fallback" (used because Wix could not answer); or
+    #: "none" (no balance read: a visitor, or a failure).
     data: str = "none"
+    cause: str | None = None
 
     @property
     def action(self) -> str:

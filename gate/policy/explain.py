@@ -40,7 +40,8 @@ class Explanation:
                 "action": outcome.action, "status": outcome.status, "location": outcome.location,
                 "reason": outcome.reason, "message": outcome.message,
                 "rule": self.decision.rule, "policy": self.decision.policy_version,
-                "error": self.decision.error, "shadow": list(self.decision.shadow),
+                "error": self.decision.error, "cause": self.decision.cause,
+                "shadow": list(self.decision.shadow),
             },
             "rules": [
                 {"name": r.name, "file": r.file, "line": r.line, "when": r.when,
@@ -89,7 +90,8 @@ def render_text(explanation: Explanation) -> str:
     elif decision.rule == "(default)":
         lines.append("Decided by: the default, because no rule matched")
     else:
-        lines.append(f"Decided by: on_error, because {decision.error}")
+        lines.append(f"Decided by: on_error for cause {decision.cause}, because "
+                     f"{decision.error}")
     lines.append(f"Policy version: {decision.policy_version}")
     if decision.shadow:
         lines.append("Shadow rules that would have acted: " + ", ".join(decision.shadow))

@@ -6,15 +6,18 @@ compiler, which has the file positions to report them at.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict, JsonValue
 
 from gate.strict import StrictModel
 
 __all__ = [
     "ACTIONS",
     "API_VERSION",
+    "ERROR_CAUSES",
+    "OnErrorModel",
     "OutcomeModel",
     "PolicyFileModel",
     "RuleModel",
@@ -28,40 +31,111 @@ ACTIONS = ("allow", "redirect", "deny")
 Action = Literal["allow", "redirect", "deny"]
 
 
-# StrictModel: "403" is not a status and "yes" is not true; staff get told, not guessed at.
-class OutcomeModel(StrictModel):
-    """What the gate does: let the request through, send the visitor elsewhere, or stop."""
-
-    action: Action = Field(description="allow, redirect or deny.")
-    to: str | None = Field(
+# The settings an outcome shares with a rule and with each cause of on_error; functions, so
+# each model gets its own FieldInfo.
+def _to() -> Any:
+    return Field(
         default=None,
         description="redirect only: where to send the visitor. A path on this site, like "
         "/plans-pricing.",
         examples=["/plans-pricing"],
     )
-    reason: str | None = Field(
+
+
+def _reason() -> Any:
+    return Field(
         default=None,
         description="redirect/deny: a short code the target page can read (?reason=...), "
         "like no-credits.",
         pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
     )
-    return_to: bool = Field(
+
+
+def _return_to() -> Any:
+    return Field(
         default=False,
         description="redirect only: add ?return_to=<the page they asked for>, so they come "
         "back after signing in or buying a plan.",
     )
-    status: int | None = Field(
+
+
+def _status() -> Any:
+    return Field(
         default=None,
         description="deny only: the HTTP status, 400-599. 403 if not given.",
         ge=400,
         le=599,
     )
-    message: str | None = Field(
+
+
+def _message() -> Any:
+    return Field(
         default=None,
         description="deny only: the sentence shown to the visitor.",
         min_length=1,
         max_length=500,
     )
+
+
+# StrictModel: "403" is not a status and "yes" is not true; staff get told, not guessed at.
+class OutcomeModel(StrictModel):
+    """What the gate does: let the request through, send the visitor elsewhere, or stop."""
+
+    action: Action = Field(description="allow, redirect or deny.")
+    to: str | None = _to()
+    reason: str | None = _reason()
+    return_to: bool = _return_to()
+    status: int | None = _status()
+    message: str | None = _message()
+
+
+#: Why the gate could not decide, as staff name it in ``on_error``.
+ERROR_CAUSES: dict[str, str] = {
+    "upstream": "Wix cannot be reached, is too slow, sends data that makes no sense, or the "
+    "gate's share of Wix calls is used up.",
+    "identity": "who is asking cannot be checked (Wix's check of a sign-in token failed, or "
+    "too many unknown tokens came from one address). Never allow: a visitor can cause this.",
+    "rule": "a rule's condition failed while running, or a rule's max_age could not be met.",
+    "config": "the gate is set up wrong or hit a bug (Wix refuses its API key, an address is "
+    "wrong, Wix rejects its requests).",
+}
+# The JSON Schema says what the compiler checks, so editors flag it too: identity never
+# allows, and on_error is either one action or one entry per cause.
+_NOT_ALLOW: JsonDict = {"not": {"type": "object", "required": ["action"],
+                                "properties": {"action": {"const": "allow"}}}}
+_ANY_CAUSE: list[JsonValue] = [{"required": [cause]} for cause in ERROR_CAUSES]
+_ANY_OUTCOME_FIELD: list[JsonValue] = [
+    {"required": [f]} for f in ("action", "to", "reason", "return_to", "status", "message")]
+
+
+class OnErrorModel(StrictModel):
+    """What happens when the gate cannot decide: one action for every cause, or one per cause.
+
+    Either `action:` (with `to:`, `message:`... as in a rule) for every cause, or any of
+    `upstream:`, `identity:`, `rule:`, `config:`, each with an action of its own; a cause not
+    listed gets the standard 503 page. `identity` can never be `allow`.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["action"], "not": {"anyOf": _ANY_CAUSE}},
+        {"anyOf": _ANY_CAUSE, "not": {"anyOf": _ANY_OUTCOME_FIELD}},
+    ]})
+
+    action: Action | None = Field(
+        default=None,
+        description="allow, redirect or deny, for every cause. Or leave it out and write one "
+        "entry per cause: upstream, identity, rule, config.",
+    )
+    to: str | None = _to()
+    reason: str | None = _reason()
+    return_to: bool = _return_to()
+    status: int | None = _status()
+    message: str | None = _message()
+    upstream: OutcomeModel | None = Field(default=None, description=ERROR_CAUSES["upstream"])
+    identity: OutcomeModel | None = Field(
+        default=None, description=ERROR_CAUSES["identity"], json_schema_extra=_NOT_ALLOW)
+    rule: OutcomeModel | None = Field(default=None, description=ERROR_CAUSES["rule"])
+    config: OutcomeModel | None = Field(default=None, description=ERROR_CAUSES["config"])
 
 
 class RuleModel(OutcomeModel):
@@ -102,9 +176,11 @@ class PolicyFileModel(StrictModel):
     default: OutcomeModel | None = Field(
         default=None, description="What happens when no rule matches. allow if not given."
     )
-    on_error: OutcomeModel | None = Field(
+    on_error: OnErrorModel | None = Field(
         default=None,
-        description="What happens when the gate cannot decide (Wix unreachable, a rule "
-        "failed). A 503 'try again shortly' page if not given.",
+        description="What happens when the gate cannot decide (Wix unreachable, who is asking "
+        "cannot be checked, a rule failed, the gate is set up wrong): one action for all, or "
+        "one per cause (upstream, identity, rule, config). A 503 'try again shortly' page "
+        "for every cause not given; identity failures never allow.",
     )
     rules: list[RuleModel] = Field(default_factory=list, description="The rules, in order.")

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from gate.errors import PolicyProblem
+from gate.policy.context import PER_REQUEST_VARIABLES, variables_read
 from gate.policy.decision import Decision, Outcome
 from gate.policy.engine import CelEngine, Condition, EvalFailure
 
-__all__ = ["DEFAULT_ON_ERROR", "CompiledRule", "PolicySet"]
+__all__ = ["CAUSES", "DEFAULT_ON_ERROR", "Cause", "CompiledRule", "FailModes", "PolicySet"]
+
+#: Why the gate could not decide: each cause has its own fail mode (``on_error``).
+#:
+#: - ``upstream``: Wix down, too slow, bad data, the call budget spent, the deadline passed
+#: - ``identity``: who is asking could not be verified (anything raised while identifying)
+#: - ``rule``: a condition failed at run time, or a rule's ``max_age`` could not be met
+#: - ``config``: Wix refuses the gate's key or requests (401, 403, 404, other 4xx), or a bug
+Cause = Literal["upstream", "identity", "rule", "config"]
+CAUSES: tuple[Cause, ...] = ("upstream", "identity", "rule", "config")
 
 DEFAULT_ON_ERROR = Outcome(
     action="deny",
@@ -19,6 +30,37 @@ DEFAULT_ON_ERROR = Outcome(
     message="We couldn't check your booking credits just now. Please try again in a minute.",
 )
 DEFAULT_DEFAULT = Outcome(action="allow", status=200)
+
+
+@dataclass(frozen=True, slots=True)
+class FailModes:
+    """The outcome for each cause of failure; the standard 503 page for those not declared.
+
+    ``identity`` never allows: the compiler refuses it, and so does this class.
+    """
+
+    upstream: Outcome = DEFAULT_ON_ERROR
+    identity: Outcome = DEFAULT_ON_ERROR
+    rule: Outcome = DEFAULT_ON_ERROR
+    config: Outcome = DEFAULT_ON_ERROR
+
+    def __post_init__(self) -> None:
+        if self.identity.allows:
+            raise ValueError("identity failures can never allow")
+
+    @classmethod
+    def every(cls, outcome: Outcome) -> FailModes:
+        """One outcome for every cause; identity keeps the 503 page if that outcome allows."""
+        return cls(outcome, DEFAULT_ON_ERROR if outcome.allows else outcome, outcome, outcome)
+
+    def outcome(self, cause: Cause) -> Outcome:
+        result: Outcome = getattr(self, cause)
+        return result
+
+    @property
+    def open_causes(self) -> tuple[Cause, ...]:
+        """The causes whose fail mode lets the request through."""
+        return tuple(c for c in CAUSES if self.outcome(c).allows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +85,27 @@ class PolicySet:
 
     rules: tuple[CompiledRule, ...]
     default: Outcome
-    on_error: Outcome
+    on_error: FailModes
     timezone: ZoneInfo
     version: str
     files: tuple[str, ...]
     engine: CelEngine
+    #: What the loader found worth a look without refusing the set: a fail mode that lets
+    #: people in, a rule no sample member matches... (``booking-gate check`` prints them).
+    warnings: tuple[PolicyProblem, ...] = ()
     _by_name: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
     _max_age: float | None = field(init=False, repr=False, compare=False)
+    _repeatable: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {r.name: r for r in self.rules})
         ages = [r.max_age for r in self.rules if r.max_age is not None and not r.shadow]
         object.__setattr__(self, "_max_age", min(ages) if ages else None)
+        read = {name for r in self.rules for name in variables_read(r.condition.source)}
+        # A set whose rules read only the member's credits, the service and the method gives
+        # the same decision for the same snapshot: it can be remembered instead of evaluated.
+        object.__setattr__(self, "_repeatable",
+                           not read & PER_REQUEST_VARIABLES and not ages)
 
     def rule(self, name: str) -> CompiledRule | None:
         """The rule called ``name``, if this set has one."""
@@ -62,6 +113,11 @@ class PolicySet:
 
     def today(self, now: dt.datetime) -> str:
         return now.astimezone(self.timezone).date().isoformat()
+
+    @property
+    def repeatable(self) -> bool:
+        """Same snapshot, service, method and data → same decision (no clock, path or age)."""
+        return self._repeatable
 
     @property
     def max_age(self) -> float | None:
@@ -89,9 +145,9 @@ class PolicySet:
                     continue
                 # Never guess: a rule that cannot be evaluated applies the fail mode.
                 return Decision(
-                    self.on_error, rule.name, self.version,
+                    self.on_error.rule, rule.name, self.version,
                     error=f"rule '{rule.name}' could not be evaluated: {result.message}",
-                    shadow=tuple(shadow), member_id=member_id,
+                    shadow=tuple(shadow), member_id=member_id, cause="rule",
                 )
             if result:
                 if rule.shadow:
@@ -102,7 +158,7 @@ class PolicySet:
         return Decision(self.default, "(default)", self.version, shadow=tuple(shadow),
                         member_id=member_id)
 
-    def failed(self, error: str, member_id: str | None = None) -> Decision:
-        """The declared fail mode, for when the facts themselves could not be gathered."""
-        return Decision(self.on_error, "(on_error)", self.version, error=error,
-                        member_id=member_id)
+    def failed(self, error: str, member_id: str | None = None, *, cause: Cause) -> Decision:
+        """The declared fail mode for ``cause``, when the facts could not be gathered."""
+        return Decision(self.on_error.outcome(cause), "(on_error)", self.version, error=error,
+                        member_id=member_id, cause=cause)

@@ -8,6 +8,11 @@
     *    /v1/forward-auth         for Traefik, Caddy and nginx
     *    /v1/forward-auth/render  the full redirect or deny page, for nginx's error_page
     GET  /v1/status               policy version, last reload, shadow counts (status token)
+    POST /v1/status/reload        reload the policy files now                 (status token)
+
+Without BOOKING_GATE_STATUS_TOKEN the status endpoints do not exist (404). With
+BOOKING_GATE_ALLOWED_HOSTS, a request to any other host gets a 400 from every endpoint. Every
+response is ``Cache-Control: no-store`` with ``Vary: Cookie, Authorization, Accept``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,9 +32,13 @@ from starlette.routing import Route
 from gate.admin import AdminEndpoints
 from gate.assemble import Parts, assemble, checkouts_from_settings, options_from_settings
 from gate.errors import ConfigError
+from gate.hosts import AllowedHosts
+from gate.responses import PRIVATE
 from gate.routes import RouteMatcher
+from gate.secrets import GENERATE_HINT, check_secret
 from gate.service.decisions import DecisionApi
 from gate.service.forward_auth import ForwardAuth
+from gate.service.guard import ServiceGuard
 from gate.settings import GateSettings
 from gate.webhooks import WebhookReceiver
 from gate.webhooks.http import receive_webhook
@@ -50,24 +60,29 @@ def create_service(
     ``options`` override what ``settings`` say (seams for tests: a source, a clock...).
     """
     settings = settings or GateSettings.load(config_file)
-    if settings.api_secret is None or not settings.api_secret.get_secret_value().strip():
-        raise ConfigError("the decision API needs a shared secret: set BOOKING_GATE_API_SECRET "
-                          "(generate one with: python -c 'import secrets; "
-                          "print(secrets.token_urlsafe(32))')")
+    if settings.api_secret is None:
+        raise ConfigError("the decision API needs a shared secret: set "
+                          f"BOOKING_GATE_API_SECRET. {GENERATE_HINT}")
+    secret = check_secret(settings.api_secret.get_secret_value(),
+                          "the API secret (BOOKING_GATE_API_SECRET)")
+    status = settings.status_token
+    token = status.get_secret_value() if status is not None else None  # "" is refused below
+    if settings.status_path and token is None:
+        raise ConfigError("BOOKING_GATE_STATUS_PATH is set but there is no status token: set "
+                          "BOOKING_GATE_STATUS_TOKEN, or remove the path")
+    hosts = AllowedHosts(settings.allowed_hosts) if settings.allowed_hosts else None
     merged = {**options_from_settings(settings), **options}
     parts = assemble(**merged)
     routes = RouteMatcher(checkouts_from_settings(settings))
-    api = DecisionApi(parts.core, secret=settings.api_secret.get_secret_value(),
-                      tokens=parts.tokens)
+    api = DecisionApi(parts.core, secret=secret, tokens=parts.tokens)
     forward = ForwardAuth(parts.core, routes, parts.resolvers)
-    token = settings.status_token.get_secret_value() if settings.status_token else None
     webhooks = (
         WebhookReceiver(public_key=settings.wix_webhook_public_key.get_secret_value(),
                         on_member=parts.core.invalidate)
         if settings.wix_webhook_public_key is not None else None
     )
     admin = AdminEndpoints(parts.core, settings.status_path or STATUS_PATH,
-                           ("127.0.0.1", "::1"), token)
+                           ("127.0.0.1", "::1"), token, hosts)
 
     async def readyz(request: Request) -> Response:
         return _readyz(parts)
@@ -76,7 +91,7 @@ def create_service(
         if webhooks is None:
             return JSONResponse({"error": "not_configured", "message": "set "
                                  "BOOKING_GATE_WIX_WEBHOOK_PUBLIC_KEY to receive Wix webhooks"},
-                                status_code=404)
+                                status_code=404, headers=PRIVATE)
         return await receive_webhook(webhooks, request)
 
     @contextlib.asynccontextmanager
@@ -96,18 +111,23 @@ def create_service(
             Route("/v1/webhooks/wix", webhook, methods=["POST"]),
             Route("/v1/forward-auth", forward.check, methods=_ALL_METHODS),
             Route("/v1/forward-auth/render", forward.render, methods=_ALL_METHODS),
-            # Raw ASGI: it answers 404 to anyone but a local client with the status token.
-            Route(admin.status_path, admin, methods=["GET", "HEAD"]),
-            Route(admin.status_path + "/reload", admin, methods=["POST"]),
+            # Raw ASGI, every method: it answers 404 to anyone but a local client with the
+            # status token, before looking at the method (a 405 would say it is there).
+            Route(admin.status_path, admin),
+            Route(admin.status_path + "/reload", admin),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(ServiceGuard, hosts=hosts)],
     )
+    # No 307 from /v1/status/ to /v1/status (it would say the endpoint exists), nor for the
+    # API paths: callers use the documented paths.
+    app.router.redirect_slashes = False
     app.state.parts = parts
     return app
 
 
 async def _healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"status": "ok"}, headers=PRIVATE)
 
 
 def _readyz(parts: Parts) -> Response:
@@ -125,5 +145,4 @@ def _readyz(parts: Parts) -> Response:
             ready = not (failing and now - error[0] < _READY_WINDOW)
     body = {"ready": ready, "policyVersion": policies.version, "rules": len(policies.rules),
             "upstream": upstream}
-    return JSONResponse(body, status_code=200 if ready else 503,
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(body, status_code=200 if ready else 503, headers=PRIVATE)

@@ -22,7 +22,7 @@ from gate.core import DecisionCore
 from gate.identity.base import ANONYMOUS, Identity
 from gate.identity.wix_token import WixTokenResolver
 from gate.policy.decision import Decision
-from gate.responses import ON_ERROR, error_kind, render
+from gate.responses import ON_ERROR, PRIVATE, error_kind, render
 from gate.strict import StrictModel
 
 __all__ = ["MAX_BODY", "DecisionApi"]
@@ -31,7 +31,7 @@ __all__ = ["MAX_BODY", "DecisionApi"]
 MAX_BODY = 16 * 1024
 MAX_BATCH = 50
 _METHOD = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}$"
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE = PRIVATE  # the answer depends on who asks: never stored, never shared
 
 
 # StrictModel: "serviceId": 42 is a mistake to report, not a number to turn into "42".
@@ -83,7 +83,9 @@ class DecisionApi:
         assert isinstance(data, BatchBody)
         decisions = {}
         for service_id in dict.fromkeys(data.serviceIds):
-            decisions[service_id] = _as_json(await self._decide(data, service_id), data)
+            # A listing page asks; it submits nothing: no credits are held for it.
+            decisions[service_id] = _as_json(await self._decide(data, service_id, hold=False),
+                                             data)
         return JSONResponse({"decisions": decisions}, headers=_NO_STORE)
 
     async def _read(
@@ -98,7 +100,7 @@ class DecisionApi:
             return _error(413, "too_large", f"the body is over {MAX_BODY} bytes"), None
         try:
             payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # "[[[[...": nested too deep
             return _error(400, "bad_json", "the body is not valid JSON"), None
         try:
             data = model.model_validate(payload)
@@ -117,7 +119,7 @@ class DecisionApi:
         # Constant time, so the secret cannot be guessed a byte at a time from timings.
         return hmac.compare_digest(sent, self._expected)
 
-    async def _decide(self, data: _Asking, service_id: str) -> Decision:
+    async def _decide(self, data: _Asking, service_id: str, *, hold: bool = True) -> Decision:
         async def identify() -> Identity:
             if data.memberId is not None:
                 return Identity(data.memberId, "api")
@@ -125,8 +127,10 @@ class DecisionApi:
                 return await self._tokens.identify(data.memberToken)
             return ANONYMOUS
 
-        return await self._core.decide(identify, service_id=service_id, path=data.path,
-                                       method=data.method.upper())
+        # Rules see the path without its query, as they do behind the middleware.
+        return await self._core.decide(identify, service_id=service_id,
+                                       path=data.path.partition("?")[0],
+                                       method=data.method.upper(), hold=hold)
 
 
 def _as_json(decision: Decision, data: _Asking) -> dict[str, Any]:

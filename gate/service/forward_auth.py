@@ -9,6 +9,11 @@ deny is a 403 whose page nginx fetches from ``/v1/forward-auth/render`` (see doc
 
 Identity comes from the forwarded ``Authorization`` and ``Cookie`` headers, through the same
 resolvers as the middleware; the decision from the same core.
+
+An allowed request's answer carries ``X-Gate-Member: <member id>``: it is for the proxy, which
+may copy it onto the request it forwards to the app (Traefik ``authResponseHeaders``, Caddy
+``copy_headers``, nginx ``auth_request_set``); proxies do not send it to the visitor. It is the
+only place the gate names a member in a response; redirects and deny pages never do.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from gate.core import DecisionCore
 from gate.identity.base import MemberResolver, resolve_chain
 from gate.policy.decision import Decision
 from gate.policy.policyset import DEFAULT_ON_ERROR
-from gate.responses import ON_ERROR, ambiguous_service, render
+from gate.responses import ON_ERROR, PRIVATE, ambiguous_service, render
 from gate.routes import CheckoutMatch, RouteMatcher
 
 __all__ = ["ForwardAuth"]
 
-_PASS = {"Cache-Control": "no-store"}
+_PASS = PRIVATE  # never stored: the answer depends on the forwarded Cookie and Authorization
 
 
 class ForwardAuth:
@@ -81,7 +86,7 @@ class ForwardAuth:
                                   error="race: the decision changed"), scope)
         if decision.allows:
             headers = {**_PASS, "X-Gate-Rule": decision.rule,
-                       "X-Gate-Policy": decision.policy_version}
+                       "X-Gate-Policy": decision.policy_version, "X-Gate-Data": decision.data}
             if decision.member_id:
                 headers["X-Gate-Member"] = decision.member_id
             return Response(status_code=200, headers=headers)
@@ -90,7 +95,8 @@ class ForwardAuth:
             return page
         # nginx's auth_request passes on 401 and 403 only: say where to go in a header.
         rule = ON_ERROR if decision.error is not None else decision.rule
-        headers = {**_PASS, "X-Gate-Rule": rule, "X-Gate-Policy": decision.policy_version}
+        headers = {**_PASS, "X-Gate-Rule": rule, "X-Gate-Policy": decision.policy_version,
+                   "X-Gate-Data": decision.data}
         if decision.outcome.action == "redirect":
             headers["X-Gate-Location"] = page.headers["location"]
             return Response(status_code=401, headers=headers)

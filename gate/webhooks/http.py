@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gate.body import BodyTooLarge, read_limited
+from gate.responses import PRIVATE
 from gate.webhooks._receiver import WebhookReceiver
 
 __all__ = ["receive_webhook"]
@@ -16,7 +17,8 @@ async def receive_webhook(receiver: WebhookReceiver, request: Request) -> Respon
     try:
         body = await read_limited(request, receiver.max_body)
     except BodyTooLarge:
-        return JSONResponse({"outcome": "rejected", "reason": "too large"}, status_code=413)
+        return JSONResponse({"outcome": "rejected", "reason": "too large"}, status_code=413,
+                            headers=PRIVATE)
     result = await receiver.handle(body)
     return JSONResponse({"outcome": result.outcome, "reason": result.reason},
-                        status_code=result.status, headers={"Cache-Control": "no-store"})
+                        status_code=result.status, headers=PRIVATE)

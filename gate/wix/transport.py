@@ -117,7 +117,7 @@ class WixTransport:
     ) -> ModelT:
         if not self.breaker.allow():
             raise UpstreamUnavailable(f"{method} {path}: Wix kept failing; not calling it "
-                                      "during the cool-down")
+                                      "during the cool-down", retryable=False)
         if not self.budget.try_take(_priority.get()):
             raise UpstreamBudgetSpent(f"{method} {path}: the Wix call budget is spent for now")
         try:
@@ -171,7 +171,7 @@ class WixTransport:
 
 def _retry_hook(exc: Exception) -> bool | float:
     """Retry what may succeed later; wait as long as Wix asked, if it asked reasonably."""
-    if not isinstance(exc, UpstreamUnavailable):
+    if not isinstance(exc, UpstreamUnavailable) or not exc.retryable:
         return False
     if exc.retry_after is not None:
         return exc.retry_after if exc.retry_after <= _MAX_RETRY_AFTER else False

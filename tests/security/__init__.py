@@ -1,0 +1,1 @@
+"""Security corpora and fuzzing: the attacker's inputs, kept as tests (issue F)."""
