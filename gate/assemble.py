@@ -122,7 +122,7 @@ def assemble(
     loader = BalanceLoader(
         source, cache or MemoryBalanceCache(ttl=keep, maxsize=cache_maxsize, timer=clock),
         fresh_for=cache_ttl, revalidate_for=stale_while_revalidate, fallback_for=stale_if_error,
-        clock=clock,
+        clock=clock, pace=client.transport.budget.pace if client is not None else None,
     )
     core = DecisionCore(reloader=reloader, source=source, loader=loader, service_costs=costs,
                         clock=clock, now=now, client=client, deadline=decision_deadline,

@@ -27,10 +27,14 @@ class Batcher(Generic[K, V]):
     """
 
     def __init__(
-        self, fetch_many: Callable[[Sequence[K]], Awaitable[dict[K, V]]], *, max_batch: int = 100
+        self, fetch_many: Callable[[Sequence[K]], Awaitable[dict[K, V]]], *, max_batch: int = 100,
+        pace: Callable[[], float] | None = None,
     ) -> None:
         self._fetch_many = fetch_many
         self._max_batch = max_batch
+        # Seconds to hold the next batch back: while it waits, more keys join it. The Wix
+        # budget paces batches this way when calls run short (UpstreamBudget.pace).
+        self._pace = pace
         self._waiting: dict[K, asyncio.Future[V]] = {}
         self._in_flight: dict[K, asyncio.Future[V]] = {}
         self._runner: asyncio.Task[None] | None = None
@@ -60,6 +64,9 @@ class Batcher(Generic[K, V]):
             # One turn of the loop first, so the requests that arrived together leave together.
             await asyncio.sleep(0)
             while self._waiting:
+                delay = self._pace() if self._pace is not None else 0.0
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 keys = list(self._waiting)[: self._max_batch]
                 batch = {k: self._waiting.pop(k) for k in keys}
                 self._in_flight.update(batch)

@@ -114,10 +114,17 @@ class DecisionCore:
         member = identity.member_id
         balance: BalanceSnapshot | None = None
         data = "none"
+        known = self._fixed.get(service_id) or self.source.cached_service(service_id)
         if member:
-            loaded = await self.loader.load(member, policies.max_age)
+            if known is None:
+                # Neither is known yet: read the credits and the item sets at the same time.
+                loaded, service = await asyncio.gather(
+                    self.loader.load(member, policies.max_age), self.service(service_id))
+            else:
+                loaded, service = await self.loader.load(member, policies.max_age), known
             balance, data = self.holds.apply(loaded.snapshot), loaded.data
-        service = await self.service(service_id)
+        else:
+            service = known or await self.service(service_id)
         now = self._now()
         return Facts(
             identity=identity,

@@ -49,6 +49,7 @@ class BalanceLoader:
         fallback_for: float = 300.0,
         max_batch: int = 100,
         clock: Callable[[], float] = time.monotonic,
+        pace: Callable[[], float] | None = None,
     ) -> None:
         self.source = source
         self.cache = cache
@@ -57,11 +58,11 @@ class BalanceLoader:
         self.fallback_for = fallback_for
         self._clock = clock
         self._batch: Batcher[str, BalanceSnapshot] = Batcher(self._fetch_many,
-                                                             max_batch=max_batch)
+                                                             max_batch=max_batch, pace=pace)
         # Refreshes batch apart: a batch's calls are paid at the priority of the task that
         # started it, and a checkout must never wait behind a background priority.
         self._background: Batcher[str, BalanceSnapshot] = Batcher(self._fetch_many,
-                                                                  max_batch=max_batch)
+                                                                  max_batch=max_batch, pace=pace)
         # Bumped by invalidate(): a fetch that began before it must not cache its answer.
         self._generation: dict[str, int] = {}
         self._refreshing: set[str] = set()

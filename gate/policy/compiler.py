@@ -536,6 +536,20 @@ def _redirect_target_problem(target: str) -> str | None:
         return f"`{shown}` contains spaces or control characters; remove them"
     if "#" in target:
         return f"`{shown}` has a fragment (#…); remove it"
+    path, _, query = target.partition("?")
+    lowered = path.lower()
+    if "//" in path or "%2f" in lowered or "%5c" in lowered or "\\" in path or any(
+            segment in (".", "..") for segment in path.split("/")):
+        # Browsers keep these on the site, but a server that tidies the path and redirects
+        # again could turn "/.//evil.example" into "//evil.example".
+        return (f"`{shown}` has empty or dot segments (// . ..) or an encoded slash; write the "
+                "page's plain path, like /plans-pricing")
+    names = {pair.partition("=")[0] for pair in query.split("&")}
+    taken = sorted(names & {"return_to", "reason"})
+    if taken:
+        # The gate adds these itself; a second copy could send the visitor somewhere else.
+        return (f"`{shown}` sets {', '.join(taken)} in its query; the gate adds "
+                f"{' and '.join(taken)} itself (use `reason:` and `return_to: true`)")
     return None
 
 

@@ -59,6 +59,8 @@ class StaticBalanceSource:
         self._path = Path(path)
         self._clock = clock
         self._members, self._services = _load(self._path)
+        self._infos = {sid: ServiceInfo(sid, known=True, item_sets=sets)
+                       for sid, sets in self._services.items()}
         self.key = f"static:{self._path.resolve()}"
 
     def __repr__(self) -> str:
@@ -76,8 +78,11 @@ class StaticBalanceSource:
         return {m: await self.fetch(m) for m in member_ids}
 
     async def service(self, service_id: str) -> ServiceInfo:
-        sets = self._services.get(service_id)
-        return ServiceInfo(service_id, known=sets is not None, item_sets=sets or frozenset())
+        return self.cached_service(service_id) or ServiceInfo(service_id, known=False)
+
+    def cached_service(self, service_id: str) -> ServiceInfo | None:
+        info = self._infos.get(service_id)
+        return info if info is not None else ServiceInfo(service_id, known=False)
 
     def forget(self, member_id: str) -> None:
         return None

@@ -52,7 +52,11 @@ class WixBalanceSource:
         self._client = client
         self._clock = clock
         self.key = f"wix:{site_id}"
-        self._pools: TTLCache[str, dict[str, Pool]] = TTLCache(maxsize, pool_ttl, timer=clock)
+        # Per member, what each pool pays for; per pool definition (plan), the same, shared.
+        self._pools: TTLCache[str, dict[str, tuple[Benefit, ...]]] = TTLCache(
+            maxsize, pool_ttl, timer=clock)
+        self._definitions: TTLCache[str, tuple[Benefit, ...]] = TTLCache(
+            1_000, pool_ttl, timer=clock)
         self._services: TTLCache[str, ServiceInfo] = TTLCache(maxsize, catalog_ttl, timer=clock)
         # Ids no item knows are kept apart and briefly: a new service shows up soon, and a
         # flood of made-up ids cannot push real services out of the catalog.
@@ -83,29 +87,39 @@ class WixBalanceSource:
             # cards) are not the studio's class packs and are dropped here.
             if balance.pool_info.namespace == PRICING_PLANS_NAMESPACE:
                 balances[owner].append(balance)
-        stale = [m for m in member_ids
-                 if (known := self._pools.get(m)) is None
-                 or any(b.id not in known for b in balances[m])]
+        # Pools made from one definition (one plan) pay for the same things: a member whose
+        # pools all come from definitions already seen needs no pools query at all.
+        stale = [m for m in member_ids if any(self._benefits(m, b) is None for b in balances[m])]
         if stale:
             await self._fetch_pools(stale)
         fetched_at = self._clock()
         return {
             m: BalanceSnapshot(
                 member_id=m,
-                pools=tuple(_pool(b, self._pools.get(m, {}).get(b.id)) for b in balances[m]),
+                pools=tuple(_pool(b, self._benefits(m, b)) for b in balances[m]),
                 fetched_at=fetched_at,
                 source=self.key,
             )
             for m in member_ids
         }
 
+    def _benefits(self, member_id: str, balance: Balance) -> tuple[Benefit, ...] | None:
+        known = self._pools.get(member_id)
+        if known is not None and balance.id in known:
+            return known[balance.id]
+        definition = balance.pool_info.pool_definition_id
+        return self._definitions.get(definition) if definition else None
+
     async def service(self, service_id: str) -> ServiceInfo:
-        if not service_id:
-            return ServiceInfo(service_id, known=False)
-        cached = self._services.get(service_id) or self._unknown.get(service_id)
+        cached = self.cached_service(service_id)
         if cached is not None:
             return cached
         return await self._service_batch.get(service_id)
+
+    def cached_service(self, service_id: str) -> ServiceInfo | None:
+        if not service_id:
+            return ServiceInfo(service_id, known=False)
+        return self._services.get(service_id) or self._unknown.get(service_id)
 
     def forget(self, member_id: str) -> None:
         """Drop what is kept of a member's pools, e.g. after they bought or cancelled a plan."""
@@ -115,13 +129,16 @@ class WixBalanceSource:
         await self._client.aclose()
 
     async def _fetch_pools(self, member_ids: Sequence[str]) -> None:
-        found: dict[str, dict[str, Pool]] = {m: {} for m in member_ids}
+        found: dict[str, dict[str, tuple[Benefit, ...]]] = {m: {} for m in member_ids}
         for pool in await self._client.query_pools(member_ids):
             owner = pool.beneficiary.member_id
             if owner not in found:
                 raise UpstreamDataError(
                     f"pool {pool.id} belongs to a beneficiary that was not queried")
-            found[owner][pool.id] = pool
+            benefits = _benefits_of(pool)
+            found[owner][pool.id] = benefits
+            if pool.pool_definition_id:
+                self._definitions[pool.pool_definition_id] = benefits
         for member, pools in found.items():
             self._pools[member] = pools
 
@@ -138,23 +155,25 @@ class WixBalanceSource:
         return found
 
 
-def _pool(balance: Balance, pool: Pool | None) -> PoolBalance:
+def _benefits_of(pool: Pool) -> tuple[Benefit, ...]:
+    return tuple(
+        Benefit(b.item_set_id, b.price, b.provider_app_id or BOOKINGS_APP_ID)
+        for b in (pool.details.benefits if pool.details else None) or ()
+    )
+
+
+def _pool(balance: Balance, benefits: tuple[Benefit, ...] | None) -> PoolBalance:
     info = balance.pool_info
     status = info.status
     if status not in KNOWN_POOL_STATUSES:
         logger.warning("pool %s has a status this gate does not know (%s); it cannot pay",
                        balance.id, status)
-    if pool is None:
+    if benefits is None:
         # A balance whose pool Wix did not list even when asked again: nothing says what it
         # pays for, so it pays for nothing. Logged, because credits go unused.
         logger.warning("balance %s has no matching pool; its credits cannot be priced",
                        balance.id)
-        benefits: tuple[Benefit, ...] = ()
-    else:
-        benefits = tuple(
-            Benefit(b.item_set_id, b.price, b.provider_app_id or BOOKINGS_APP_ID)
-            for b in (pool.details.benefits if pool.details else None) or ()
-        )
+        benefits = ()
     return PoolBalance(
         pool_id=balance.id,
         available=balance.amount.available,

@@ -55,6 +55,14 @@ class UpstreamBudget:
         self._expire(self._clock())
         return self.limit - len(self._calls)
 
+    def pace(self) -> float:
+        """How long the next batch of reads should wait to gather more members: nothing while
+        less than half the budget is spent, then the spacing that spreads the rest evenly."""
+        self._expire(self._clock())
+        if len(self._calls) < self.limit // 2:
+            return 0.0
+        return self.window / self.limit
+
     def try_take(self, priority: Priority = Priority.CHECKOUT) -> bool:
         """Spend one call if this priority may; False means: do without it."""
         now = self._clock()

@@ -75,6 +75,7 @@ class PoolInfo(_WixModel):
     namespace: str | None = None
     program_id: str | None = Field(default=None, alias="programId")
     program_definition_id: str | None = Field(default=None, alias="programDefinitionId")
+    pool_definition_id: str | None = Field(default=None, alias="poolDefinitionId")
     external_program_definition_id: str | None = Field(
         default=None, alias="externalProgramDefinitionId"
     )
@@ -105,6 +106,7 @@ class Pool(_WixModel):
     namespace: str | None = None
     details: PoolDetails | None = None
     program_id: str | None = Field(default=None, alias="programId")
+    pool_definition_id: str | None = Field(default=None, alias="poolDefinitionId")
 
 
 class Item(_WixModel):

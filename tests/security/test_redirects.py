@@ -166,8 +166,6 @@ def test_return_to_from_the_visitors_request_stays_on_the_site(gated: str) -> No
     assert with_return > len(targets) * 0.9
 
 
-@pytest.mark.xfail(strict=True, reason="finding: a `to:` may carry its own return_to, and the "
-                   "gate appends a second one; a sign-in page that reads the first goes off-site")
 def test_a_target_with_its_own_return_to_is_refused(tmp_path: Path) -> None:
     (tmp_path / "policy.yaml").write_text(
         _POLICY.format(to=json.dumps("/plans?return_to=//evil.example")))
