@@ -53,6 +53,10 @@ def _cause(identity: Identity | None, kind: str) -> Cause:
     (a visitor can cause it, so it never fails open); after that, config or upstream."""
     if identity is None:
         return "identity"
+    if kind == "upstream_budget":
+        # Anyone can spend the budget (made-up tokens or service ids): like an identity
+        # failure, it must never be what opens the gate.
+        return "identity"
     return "config" if kind in _CONFIG_KINDS else "upstream"
 
 

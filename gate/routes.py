@@ -178,11 +178,23 @@ def _matched(
     if path != "/" and path.endswith("/") != compiled.slash:
         path = path.rstrip("/") + ("/" if compiled.slash else "")
     if compiled.group is not None:
-        return CheckoutMatch(route, found.group(compiled.group), method=method, path=path)
+        return CheckoutMatch(route, _service_id(found.group(compiled.group)), method=method,
+                             path=path)
     values = _query_values(query_string, route.service_param) if query_string else set()
     if len(values) > 1:
         return CheckoutMatch(route, "", ambiguous=True, method=method, path=path)
-    return CheckoutMatch(route, values.pop() if values else "", method=method, path=path)
+    return CheckoutMatch(route, _service_id(values.pop()) if values else "", method=method,
+                         path=path)
+
+
+#: What a service id can look like (Wix's are GUIDs; sites may use slugs).
+_SERVICE_ID = re.compile(r"[A-Za-z0-9._~:-]{1,200}\Z")
+
+
+def _service_id(value: str) -> str:
+    """The service id, or "" (an unknown service, never looked up) when it is not shaped like
+    one: a made-up 16 KB id must cost no Wix call and no memory."""
+    return value if _SERVICE_ID.match(value) else ""
 
 
 def _query_values(query_string: bytes, name: str) -> set[str]:

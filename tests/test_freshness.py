@@ -190,3 +190,27 @@ def test_junk_tokens_cost_at_most_their_share(
     assert statuses[29:] == [503] * 16  # over this client's share: no more lookups
     assert emulator.calls(TOKEN_INFO) == 30
     assert get_as(url, real).status_code == 200
+
+
+def test_made_up_service_ids_cannot_spend_the_budget_or_open_the_gate(
+    gated: Callable[..., Any], emulator: Emulator, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A visitor floods checkouts with made-up service ids, under a policy that fails open
+    when Wix is down: the ids get a capped share of the budget, and a spent budget is never
+    what opens the gate (found by the adversarial review)."""
+    text = (shipped_policies() / "10-checkout.yaml").read_text()
+    (tmp_path / "10-checkout.yaml").write_text(
+        text + "\non_error:\n  upstream:\n    action: allow\n")
+    url, _ = gated(policies=tmp_path,
+                   budget=UpstreamBudget(limit=20, window=60, reserve=0, clock=clock))
+    for i in range(25):
+        httpx.get(f"{url}/booking-form?bookings_serviceId=made-up-{i}")
+    items = emulator.calls("POST /benefit-programs/v1/items/query")
+    assert items <= 5  # a quarter of the budget, at most
+    # Made-up ids of the wrong shape cost nothing at all.
+    httpx.get(f"{url}/booking-form?bookings_serviceId={'x' * 5000}")
+    httpx.get(f"{url}/booking-form?bookings_serviceId=%3Cscript%3E")
+    assert emulator.calls("POST /benefit-programs/v1/items/query") == items
+    # ben (no credits) still cannot get through, whatever the budget says.
+    ben = get_as(url, emulator.token("ben"))
+    assert ben.status_code != 200

@@ -25,7 +25,9 @@ MATCHER = RouteMatcher([
         ("GET", "/booking-form", b"bookings_serviceId=abc", "abc"),
         ("POST", "/booking-form", b"bookings_serviceId=abc&x=1", "abc"),
         ("GET", "/booking-form", b"", ""),
-        ("GET", "/booking-form", b"bookings_serviceId=a%20b", "a b"),
+        ("GET", "/booking-form", b"bookings_serviceId=a%2Db", "a-b"),
+        # Not shaped like a service id: never looked up, an unknown service.
+        ("GET", "/booking-form", b"bookings_serviceId=a%20b", ""),
         ("GET", "/booking-form", b"bookings%5FserviceId=enc", "enc"),  # decoded like Starlette
         # A path parameter names the service; the query cannot override it.
         ("POST", "/checkout/svc-42", b"", "svc-42"),

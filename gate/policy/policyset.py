@@ -102,6 +102,8 @@ class PolicySet:
         ages = [r.max_age for r in self.rules if r.max_age is not None and not r.shadow]
         object.__setattr__(self, "_max_age", min(ages) if ages else None)
         read = {name for r in self.rules for name in variables_read(r.condition.source)}
+        if any(q in r.condition.source for r in self.rules for q in ("'''", '"""')):
+            read.add("path")  # triple-quoted text hides names from variables_read: be safe
         # A set whose rules read only the member's credits, the service and the method gives
         # the same decision for the same snapshot: it can be remembered instead of evaluated.
         object.__setattr__(self, "_repeatable",

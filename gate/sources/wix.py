@@ -27,8 +27,10 @@ from gate.balances import (
 )
 from gate.batching import Batcher
 from gate.errors import UpstreamDataError
+from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
 from gate.wix.models import Balance, Pool
+from gate.wix.transport import call_priority
 
 __all__ = ["WixBalanceSource"]
 
@@ -144,7 +146,11 @@ class WixBalanceSource:
 
     async def _lookup(self, service_ids: Sequence[str]) -> dict[str, ServiceInfo]:
         sets: dict[str, set[str]] = {s: set() for s in service_ids}
-        for item in await self._client.query_items(service_ids):
+        # Anyone can ask for a made-up service id: such lookups get a capped share of the
+        # budget, so they can never spend what members' checkouts need.
+        with call_priority(Priority.NEW_SERVICE):
+            items = await self._client.query_items(service_ids)
+        for item in items:
             if item.external_id in sets and item.provider_app_id in (None, BOOKINGS_APP_ID):
                 sets[item.external_id].add(item.item_set_id)
         found = {}

@@ -18,6 +18,8 @@ class Priority(Enum):
     BACKGROUND = "background"
     #: Looking up a token the gate has never seen: junk costs this share, never more.
     NEW_TOKEN = "new_token"
+    #: Looking up a service id the catalog does not hold: made-up ids cost this share.
+    NEW_SERVICE = "new_service"
 
 
 class UpstreamBudget:
@@ -47,6 +49,7 @@ class UpstreamBudget:
         self._token_cap = max(1, int(limit * new_token_share))
         self._calls: deque[float] = deque()
         self._token_calls: deque[float] = deque()
+        self._service_calls: deque[float] = deque()
 
     def __repr__(self) -> str:
         return f"UpstreamBudget({self.remaining()}/{self.limit} per {self.window:g} s)"
@@ -72,15 +75,16 @@ class UpstreamBudget:
             return False
         if priority is Priority.BACKGROUND and left <= self._reserve:
             return False
-        if priority is Priority.NEW_TOKEN:
-            if len(self._token_calls) >= self._token_cap or left <= self._reserve:
+        if priority is Priority.NEW_TOKEN or priority is Priority.NEW_SERVICE:
+            capped = self._token_calls if priority is Priority.NEW_TOKEN else self._service_calls
+            if len(capped) >= self._token_cap or left <= self._reserve:
                 return False
-            self._token_calls.append(now)
+            capped.append(now)
         self._calls.append(now)
         return True
 
     def _expire(self, now: float) -> None:
         horizon = now - self.window
-        for calls in (self._calls, self._token_calls):
+        for calls in (self._calls, self._token_calls, self._service_calls):
             while calls and calls[0] <= horizon:
                 calls.popleft()
