@@ -152,6 +152,7 @@ def options_from_settings(settings: GateSettings) -> dict[str, object]:
         "hold_seconds": settings.hold_seconds,
         "budget": UpstreamBudget(limit=settings.wix_rate_limit),
         "token_lookups_per_client": settings.token_lookups_per_client,
+        **({"token_pattern": settings.token_pattern} if settings.token_pattern else {}),
     }
     if settings.session_secret is not None:
         options["session_secret"] = settings.session_secret.get_secret_value()

@@ -201,8 +201,16 @@ class BookingGate:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await self.app(scope, receive, self._lifespan_send(send))
-            else:
-                await self.app(scope, receive, send)
+                return
+            if scope["type"] == "websocket":
+                strip_untrusted(self._resolvers, scope)
+                if self._routes is not None and self._routes.match_scope(
+                        {**scope, "method": "GET"}) is not None:
+                    # A checkout is a page, never a socket: nothing decides one here, so
+                    # none is opened (1008: policy violation).
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+            await self.app(scope, receive, send)
             return
         reloader = self.core.reloader
         if reloader.idle:  # servers without lifespan: start watching on first request

@@ -94,6 +94,9 @@ class GateSettings(BaseSettings):
                                                  "member tokens one client address may have "
                                                  "looked up a minute; only where the address "
                                                  "is the visitor's own (not behind a proxy)")
+    token_pattern: str | None = Field(default=None, description="the shape (a regular "
+                                      "expression) a member token must have to be sent to "
+                                      "Wix; empty: Wix's own access-token shape")
     session_cookie: str = Field(default="gate_session", description="the signed session cookie")
     # -- the service -----------------------------------------------------------------------------
     api_secret: SecretStr | None = Field(default=None, description="the bearer secret callers "

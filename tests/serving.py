@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from gate.emulator import TOKEN_PATTERN
 from gate.shipped import shipped_policies
 
 API_SECRET = "test-api-secret-5f0e8d2c4a10-b2d84e17"
@@ -34,6 +35,8 @@ def serve_env(emulator_url: str, api_key: str, site_id: str, **extra: str) -> di
         "BOOKING_GATE_API_SECRET": API_SECRET,
         "BOOKING_GATE_POLICIES": f'["{shipped_policies()}"]',
         "BOOKING_GATE_WIX_RETRIES": "0",
+        # The emulator's tokens are not shaped like Wix's: tell the gate what they look like.
+        "BOOKING_GATE_TOKEN_PATTERN": TOKEN_PATTERN,
     })
     env.update(extra)
     return env

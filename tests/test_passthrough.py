@@ -101,12 +101,18 @@ def test_websocket_and_lifespan_scopes_are_handed_over_unchanged(tmp_path: Any) 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    ws_scope = {"type": "websocket", "path": "/booking-form", "query_string": b"",
-                "headers": [], "client": ("127.0.0.1", 1)}
+    ws_scope = {"type": "websocket", "path": "/chat", "query_string": b"",
+                "headers": [], "client": ("127.0.0.1", 1), "root_path": ""}
     asyncio.run(gate(ws_scope, receive, send))
     assert seen[0] == (ws_scope, receive, send)
-    assert ws_scope == {"type": "websocket", "path": "/booking-form", "query_string": b"",
-                        "headers": [], "client": ("127.0.0.1", 1)}
+    assert ws_scope == {"type": "websocket", "path": "/chat", "query_string": b"",
+                        "headers": [], "client": ("127.0.0.1", 1), "root_path": ""}
+    # A socket on a checkout path is refused: nothing would decide it (review finding).
+    checkout_ws = {**ws_scope, "path": "/booking-form"}
+    asyncio.run(gate(checkout_ws, receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert len(seen) == 1
+    sent.clear()
     lifespan_scope = {"type": "lifespan"}
     asyncio.run(gate(lifespan_scope, receive, send))
     assert seen[1][0] is lifespan_scope

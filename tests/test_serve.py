@@ -85,6 +85,10 @@ def test_a_member_token_is_verified_with_wix(served: str, emulator: Emulator) ->
     junk = ask(served, {"memberToken": "not-a-token", "serviceId": YOGA}).json()
     assert (junk["outcome"], junk["rule"], junk["memberId"]) == (
         "redirect", "sign-in-first", None)
+    # Not shaped like a token at all: never sent to Wix, a visitor (review finding).
+    calls = emulator.calls("POST /oauth2/token-info")
+    odd = ask(served, {"memberToken": "Basic dXNlcjpwYXNz", "serviceId": YOGA}).json()
+    assert (odd["rule"], emulator.calls("POST /oauth2/token-info")) == ("sign-in-first", calls)
 
 
 def test_batch_for_a_listing_page(served: str, emulator: Emulator) -> None:

@@ -124,6 +124,9 @@ class DecisionApi:
             if data.memberId is not None:
                 return Identity(data.memberId, "api")
             if data.memberToken is not None and self._tokens is not None:
+                if not self._tokens.accepts(data.memberToken):
+                    # Not shaped like a Wix token: it never leaves the process; nobody.
+                    return ANONYMOUS
                 return await self._tokens.identify(data.memberToken)
             return ANONYMOUS
 
