@@ -12,7 +12,7 @@ import json
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from gate.errors import ConfigError
+from gate.wix.client import DEFAULT_BASE_URL
 
 __all__ = ["ENV_PREFIX", "SECRET_FIELDS", "GateSettings"]
 
@@ -32,11 +33,14 @@ ENV_PREFIX = "BOOKING_GATE_"
 SECRET_FIELDS = frozenset({
     "wix_api_key", "api_secret", "status_token", "session_secret", "wix_webhook_public_key",
 })
-DEFAULT_BASE_URL = "https://www.wixapis.com"
+
 
 
 class GateSettings(BaseSettings):
     """Every documented option, one environment variable each (``BOOKING_GATE_`` + name)."""
+
+    #: Off only for ``_Overridden``, which validates values that already include it.
+    _read_environment: ClassVar[bool] = True
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="forbid", frozen=True, case_sensitive=False,
@@ -155,6 +159,8 @@ class GateSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over a config file (passed as init values). No .env files:
         # a settings file that appears in the working directory must never change the gate.
+        if not cls._read_environment:
+            return (init_settings,)
         return env_settings, init_settings
 
     @classmethod
@@ -183,16 +189,7 @@ class GateSettings(BaseSettings):
 class _Overridden(GateSettings):
     """GateSettings from given values only: the environment was already read once."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+    _read_environment: ClassVar[bool] = False
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gate.amounts import parse_amount
-from gate.balances import KnownPoolStatus
+from gate.balances import BOOKINGS_APP_ID, PRICING_PLANS_NAMESPACE, KnownPoolStatus
 from gate.strict import StrictModel
 
 __all__ = [
@@ -48,9 +48,9 @@ __all__ = [
 ]
 
 # The Wix Bookings app id: the provider of every benefit a class pack grants (reference §6).
-BOOKINGS_APP_ID = "13d21c63-b5ec-5912-8397-c3a5ddb27a97"
+# The Wix constants are the gate's own (gate.balances): one definition for both sides.
 # The namespace of every pool and item that Wix Pricing Plans provisions (reference §6).
-PRICING_PLANS_NAMESPACE = "@wix/pricing-plans"
+
 # uuid5 namespace for every id the emulator derives, so derived ids are the same on every run.
 ID_NAMESPACE = uuid.UUID("3f0c2a55-6d0e-4b8e-9a51-0c1e7d2b9a10")
 

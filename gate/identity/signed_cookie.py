@@ -12,14 +12,13 @@ from gate.config import ENV_SESSION_SECRET
 from gate.errors import ConfigError
 from gate.identity.base import Identity
 from gate.identity.cookies import cookie_values
+from gate.secrets import MIN_SECRET_CHARS, MIN_SECRET_DISTINCT, check_secret
 
 __all__ = ["MIN_SECRET_CHARS", "MIN_SECRET_DISTINCT", "SignedCookieResolver"]
 
 _SALT = "booking-gate.session"
 #: Shorter secrets, or ones with fewer distinct characters ("aaaa...", "abababab..."), are
 #: refused: anyone holding the secret can sign a cookie for any member.
-MIN_SECRET_CHARS = 16
-MIN_SECRET_DISTINCT = 8
 
 
 class SignedCookieResolver:
@@ -51,7 +50,7 @@ class SignedCookieResolver:
                     f"the session secret is missing: set {ENV_SESSION_SECRET} (at least "
                     f"{MIN_SECRET_CHARS} random characters) or pass secret="
                 )
-        _check_secret(secret)
+        check_secret(secret, f"the session secret ({ENV_SESSION_SECRET} or secret=)")
         self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
         self._cookie = cookie
         self._max_age = max_age
@@ -78,22 +77,3 @@ class SignedCookieResolver:
         if not isinstance(member_id, str) or not member_id:
             return Identity(member_id=None, via=self.name)
         return Identity(member_id=member_id, via=self.name)
-
-
-def _check_secret(secret: object) -> None:
-    """Refuse secrets an attacker could guess; say why without ever showing the value."""
-    where = f"the session secret ({ENV_SESSION_SECRET} or secret=)"
-    if not isinstance(secret, str):
-        raise ConfigError(f"{where} must be a string, got {type(secret).__name__}")
-    if not secret.strip():
-        raise ConfigError(f"{where} is empty or only whitespace")
-    if len(secret) < MIN_SECRET_CHARS:
-        raise ConfigError(
-            f"{where} must be at least {MIN_SECRET_CHARS} characters, got {len(secret)}"
-        )
-    if len(set(secret)) < MIN_SECRET_DISTINCT:
-        raise ConfigError(
-            f"{where} is too easy to guess: it has fewer than {MIN_SECRET_DISTINCT} different "
-            "characters. Generate one with: python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'"
-        )

@@ -17,6 +17,7 @@ __all__ = ["TrustedClients", "TrustedHeaderResolver"]
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: RFC 9110 ``token``: what a header name is made of.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_SEEN_MAX = 4096
 #: Scope key: the headers ``strip_untrusted`` removed because a trusted proxy sent them twice.
 _STRIPPED = "booking_gate.ambiguous_headers"
 
@@ -35,10 +36,22 @@ class TrustedClients:
                 ) from None
         if not self._networks:
             raise ConfigError("TrustedHeaderResolver needs at least one trusted proxy address")
+        self._seen: dict[str, bool] = {}
 
     def __contains__(self, host: object) -> bool:
         if not isinstance(host, str):
             return False
+        # This runs on every request (strip_untrusted): clients repeat, so each address is
+        # parsed and matched once. Bounded: a flood of new addresses resets the memo.
+        known = self._seen.get(host)
+        if known is None:
+            known = self._match(host)
+            if len(self._seen) >= _SEEN_MAX:
+                self._seen.clear()
+            self._seen[host] = known
+        return known
+
+    def _match(self, host: str) -> bool:
         try:
             address = ipaddress.ip_address(host)
         except ValueError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gate.balances import (
@@ -109,9 +109,11 @@ class Facts:
     #: How the credits were had: "fresh", "stale", "fallback" or "none" (not read).
     data: str = "none"
 
-    @property
-    def credits(self) -> ServiceCredits:
-        return credits_for(self.balance, self.service)
+    #: Worked out once, here: the rules' inputs and the last-credit guard both read it.
+    credits: ServiceCredits = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "credits", credits_for(self.balance, self.service))
 
     def as_cel(self) -> dict[str, Any]:
         """The activation for the engine: Decimal → float happens here and nowhere else."""

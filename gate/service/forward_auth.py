@@ -71,9 +71,9 @@ class ForwardAuth:
             "headers": request.scope["headers"], "client": request.scope.get("client"),
         }
         match = self._routes.match_scope(scope)
-        if match is None:
+        if match is None and path != (lowered := path.lower()):
             # An app behind a proxy may route /Booking-Form like /booking-form: gate that too.
-            match = self._routes.match_scope({**scope, "path": path.lower()})
+            match = self._routes.match_scope({**scope, "path": lowered})
         if match is None:
             return Response(status_code=200, headers=_PASS)  # not a checkout: at once
         if match.ambiguous:
