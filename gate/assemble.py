@@ -25,6 +25,7 @@ from gate.identity.base import MemberResolver
 from gate.identity.signed_cookie import SignedCookieResolver
 from gate.identity.wix_token import WIX_TOKEN_PATTERN, WixTokenResolver
 from gate.loader import BalanceLoader
+from gate.observe.events import DecisionObserver, DecisionTracer
 from gate.policy.compiler import load_policies
 from gate.policy.policyset import PolicySet
 from gate.reload import PolicyReloader, warn_if_fails_open
@@ -83,6 +84,8 @@ def assemble(
     hold_seconds: float = 600.0,
     budget: UpstreamBudget | None = None,
     token_lookups_per_client: int | None = None,
+    observers: Sequence[DecisionObserver] = (),
+    tracer: DecisionTracer | None = None,
 ) -> Parts:
     """Build the parts; raises ConfigError or PolicyError with one clear message."""
     if isinstance(policies, PolicySet):
@@ -126,7 +129,8 @@ def assemble(
     )
     core = DecisionCore(reloader=reloader, source=source, loader=loader, service_costs=costs,
                         clock=clock, now=now, client=client, deadline=decision_deadline,
-                        holds=HoldBook(ttl=hold_seconds, clock=clock))
+                        holds=HoldBook(ttl=hold_seconds, clock=clock),
+                        observers=observers, tracer=tracer)
     return Parts(core, tuple(resolvers), tokens, client)
 
 

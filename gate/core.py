@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ from gate.holds import HoldBook
 from gate.identity.base import Identity
 from gate.loader import BalanceLoader
 from gate.memo import DecisionMemo
+from gate.observe.events import DecisionEvent, DecisionObserver, DecisionTracer
 from gate.policy.context import Facts
 from gate.policy.decision import Decision
 from gate.policy.policyset import Cause, PolicySet
@@ -83,6 +84,8 @@ class DecisionCore:
         deadline: float = 3.0,
         holds: HoldBook | None = None,
         hold_methods: Collection[str] = ("POST",),
+        observers: Sequence[DecisionObserver] = (),
+        tracer: DecisionTracer | None = None,
     ) -> None:
         self.reloader = reloader
         self._client = client
@@ -102,6 +105,9 @@ class DecisionCore:
         #: How often each shadow rule would have acted, since start-up.
         self.shadow_counts: Counter[str] = Counter()
         self._memo = DecisionMemo()
+        #: Who sees each decision (metrics, decision log, traces); empty costs nothing.
+        self.observers: tuple[DecisionObserver, ...] = tuple(observers)
+        self._tracer = tracer
 
     @property
     def policies(self) -> PolicySet:
@@ -151,13 +157,23 @@ class DecisionCore:
         ``hold=False`` asks again about a submission already decided (nginx fetching the page
         to show): it must not hold the credits a second time.
         """
+        if self._tracer is None:
+            return await self._decide_observed(identify, service_id, path, method, hold)
+        with self._tracer.decision_span(service_id, method):
+            return await self._decide_observed(identify, service_id, path, method, hold)
+
+    async def _decide_observed(
+        self, identify: Identify, service_id: str, path: str, method: str, hold: bool,
+    ) -> Decision:
+        started = time.perf_counter()
         policies = self.reloader.current  # one read: a reload mid-request cannot mix sets
         identity: Identity | None = None
+        facts: Facts | None = None
         try:
             async with asyncio.timeout(self.deadline):
                 identity = await identify()
-                decision = await self._decide(identity, service_id, path, method, policies,
-                                              hold)
+                decision, facts = await self._decide(identity, service_id, path, method,
+                                                     policies, hold)
         except SourceError as exc:
             decision = policies.failed(f"{exc.kind}: {exc}", _member(identity),
                                        cause=_cause(identity, exc.kind))
@@ -173,16 +189,27 @@ class DecisionCore:
         if decision.shadow:
             self._count_shadow(decision, policies)
         self._log(decision, service_id, path)
+        if self.observers:
+            self._notify(DecisionEvent(decision, service_id, path, method, facts,
+                                       time.perf_counter() - started, cached=False))
         return decision
+
+    def _notify(self, event: DecisionEvent) -> None:
+        for observer in self.observers:
+            try:
+                observer.observe(event)
+            except Exception:
+                # Watching must never change or break what the gate decided.
+                logger.exception("booking-gate observer %r failed", observer)
 
     async def _decide(
         self, identity: Identity, service_id: str, path: str, method: str, policies: PolicySet,
         hold: bool,
-    ) -> Decision:
+    ) -> tuple[Decision, Facts]:
         member = identity.member_id
         if member is None or not hold or method not in self._hold_methods or not self.holds.ttl:
-            return self._evaluate(
-                await self.facts(identity, service_id, path, method, policies), policies)
+            facts = await self.facts(identity, service_id, path, method, policies)
+            return self._evaluate(facts, policies), facts
         # A submission: decide in turn with this member's other submissions, and hold the
         # credits of one that goes through, so a second tab cannot spend them again.
         async with self.holds.turn(member):
@@ -192,7 +219,7 @@ class DecisionCore:
             if decision.allows and credits.paying_pool is not None and facts.balance:
                 pool = next(p for p in facts.balance.pools if p.pool_id == credits.paying_pool)
                 self.holds.hold(member, pool.pool_id, credits.cost, baseline=pool.available)
-            return decision
+            return decision, facts
 
     def _evaluate(self, facts: Facts, policies: PolicySet) -> Decision:
         key = (facts.service, facts.method, facts.data, policies.version)
