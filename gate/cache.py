@@ -26,6 +26,11 @@ class BalanceCache(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    def peek(self, key: str) -> BalanceSnapshot | None:
+        """What this process holds for ``key`` right now, without waiting on anything: the
+        hot path's read. A shared cache answers from its local copy (None when it has none)."""
+        ...
+
 
 class MemoryBalanceCache:
     """A bounded in-process cache whose entries expire ``ttl`` seconds after they were stored.
@@ -52,6 +57,9 @@ class MemoryBalanceCache:
         return len(self._entries)
 
     async def get(self, key: str) -> BalanceSnapshot | None:
+        return self._entries.get(key)
+
+    def peek(self, key: str) -> BalanceSnapshot | None:
         return self._entries.get(key)
 
     async def set(self, key: str, snapshot: BalanceSnapshot) -> None:

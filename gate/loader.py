@@ -75,6 +75,15 @@ class BalanceLoader:
         """The snapshot alone, for callers that do not care how fresh it is."""
         return (await self.load(member_id, max_age)).snapshot
 
+    def peek(self, member_id: str, max_age: float | None = None) -> BalanceSnapshot | None:
+        """The member's snapshot if this process holds one fresh enough, with no await: the
+        hot path. None means "ask ``load``" (missing, stale or too old for a rule)."""
+        cached = self.cache.peek(self.key(member_id))
+        if cached is None:
+            return None
+        limit = self.fresh_for if max_age is None else min(self.fresh_for, max_age)
+        return cached if self._clock() - cached.fetched_at <= limit else None
+
     async def load(self, member_id: str, max_age: float | None = None) -> Loaded:
         cached = await self.cache.get(self.key(member_id))
         age = self._clock() - cached.fetched_at if cached is not None else None

@@ -35,6 +35,9 @@ class NullCache:
     async def delete(self, key: str) -> None:
         return None
 
+    def peek(self, key: str) -> BalanceSnapshot | None:
+        return None
+
 
 async def fetch_direct(emulator: Emulator, member_id: str) -> BalanceSnapshot:
     """The Wix source on its own, in this thread's own event loop."""
