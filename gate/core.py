@@ -25,6 +25,7 @@ from gate.identity.base import Identity
 from gate.loader import BalanceLoader
 from gate.memo import DecisionMemo
 from gate.observe.events import DecisionEvent, DecisionObserver, DecisionTracer
+from gate.observe.lines import DecisionLines
 from gate.policy.context import Facts
 from gate.policy.decision import Decision
 from gate.policy.policyset import Cause, PolicySet
@@ -108,6 +109,10 @@ class DecisionCore:
         #: Who sees each decision (metrics, decision log, traces); empty costs nothing.
         self.observers: tuple[DecisionObserver, ...] = tuple(observers)
         self._tracer = tracer
+        #: The decision log line, written by a thread of its own (see gate.observe.lines).
+        self.lines = DecisionLines(decision_logger)
+        #: An observer that reads the rules' inputs (the decision log) needs them every time.
+        self._wants_facts = any(getattr(o, "wants_facts", False) for o in self.observers)
 
     @property
     def policies(self) -> PolicySet:
@@ -135,6 +140,12 @@ class DecisionCore:
             balance, data = self.holds.apply(loaded.snapshot), loaded.data
         else:
             service = known or await self.service(service_id)
+        return self._facts(identity, balance, service, path, method, data, policies)
+
+    def _facts(
+        self, identity: Identity, balance: BalanceSnapshot | None, service: ServiceInfo,
+        path: str, method: str, data: str, policies: PolicySet,
+    ) -> Facts:
         now = self._now()
         return Facts(
             identity=identity,
@@ -186,13 +197,56 @@ class DecisionCore:
             logger.exception("booking-gate failed while deciding; applying on_error")
             decision = policies.failed(f"internal_error: {type(exc).__name__}", _member(identity),
                                        cause=_cause(identity, "internal_error"))
+        self._finish(decision, policies, service_id, path, method, facts, started, False)
+        return decision
+
+    def decide_now(
+        self, identity: Identity, *, service_id: str, path: str, method: str,
+    ) -> Decision | None:
+        """The decision when everything it needs is in memory, without awaiting anything;
+        None when something must be fetched or waited for (then ask ``decide``).
+
+        The hot path: a member whose credits are cached, a service the catalog knows, and no
+        submission to hold credits for. Same rules, same memo, same log line as ``decide``.
+        """
+        member = identity.member_id
+        if member is not None and method in self._hold_methods and self.holds.ttl:
+            return None  # a submission decides in turn with the member's others: ``decide``
+        started = time.perf_counter()
+        policies = self.reloader.current
+        service = self._fixed.get(service_id) or self.source.cached_service(service_id)
+        if service is None:
+            return None
+        balance: BalanceSnapshot | None = None
+        if member is not None:
+            balance = self.loader.peek(member, policies.max_age)
+            if balance is None:
+                return None
+            balance = self.holds.apply(balance)
+            data = "fresh"
+        else:
+            data = "none"
+        facts: Facts | None = None
+        decision = None
+        if policies.repeatable and not self._wants_facts:
+            decision = self._memo.get(balance, (service, method, data, policies.version))
+        if decision is None:
+            facts = self._facts(identity, balance, service, path, method, data, policies)
+            decision = self._evaluate(facts, policies)
+        self._finish(decision, policies, service_id, path, method, facts, started, True)
+        return decision
+
+    def _finish(
+        self, decision: Decision, policies: PolicySet, service_id: str, path: str, method: str,
+        facts: Facts | None, started: float, cached: bool,
+    ) -> None:
+        """What every decision does once made: shadow counts, the log line, the observers."""
         if decision.shadow:
             self._count_shadow(decision, policies)
-        self._log(decision, service_id, path)
+        self.lines.add(decision, service_id, path)
         if self.observers:
             self._notify(DecisionEvent(decision, service_id, path, method, facts,
-                                       time.perf_counter() - started, cached=False))
-        return decision
+                                       time.perf_counter() - started, cached))
 
     def _notify(self, event: DecisionEvent) -> None:
         for observer in self.observers:
@@ -245,6 +299,7 @@ class DecisionCore:
     async def aclose(self) -> None:
         """Stop watching policies and close the connections the gate opened itself."""
         await self.reloader.stop()
+        self.lines.close()
         await self.loader.aclose()
         await self.source.aclose()
         if self._client is not None:
@@ -260,36 +315,3 @@ class DecisionCore:
                 _VERBS.get(action, action), decision.policy_version, decision.member_id or "-",
                 extra={"booking_gate": {"shadow_rule": name, "would": action}},
             )
-
-    def _log(self, decision: Decision, service_id: str, path: str) -> None:
-        level = logging.WARNING if decision.error else logging.INFO
-        if not decision_logger.isEnabledFor(level):
-            return
-        decision_logger.log(
-            level,
-            # %r for what the visitor controls: a newline must not forge a second log line.
-            "decision action=%s rule=%s policy=%s status=%s data=%s member=%r service=%r "
-            "path=%r%s%s",
-            decision.action,
-            decision.rule,
-            decision.policy_version,
-            decision.outcome.status,
-            decision.data,
-            decision.member_id,
-            service_id,
-            path,
-            f" shadow={','.join(decision.shadow)}" if decision.shadow else "",
-            f" error={decision.error!r} cause={decision.cause}" if decision.error else "",
-            extra={"booking_gate": {
-                "action": decision.action,
-                "rule": decision.rule,
-                "policy": decision.policy_version,
-                "member": decision.member_id,
-                "service": service_id,
-                "error": decision.error,
-                "error_kind": decision.error_kind,
-                "cause": decision.cause,
-                "shadow": list(decision.shadow),
-                "data": decision.data,
-            }},
-        )

@@ -8,21 +8,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gate.admin import AdminEndpoints
 from gate.assemble import PolicySource, assemble, checkouts_from_settings, options_from_settings
-from gate.core import DecisionCore
+from gate.core import DecisionCore, Identify
 from gate.errors import ConfigError, GateError, PolicyError
 from gate.hosts import AllowedHosts
-from gate.identity.base import MemberResolver, resolve_chain, strip_untrusted
+from gate.identity.base import (
+    Identity,
+    MemberResolver,
+    Pending,
+    resolve_chain,
+    resolve_chain_now,
+    strip_untrusted,
+)
 from gate.loader import BalanceLoader
 from gate.policy.decision import Decision
 from gate.policy.policyset import DEFAULT_ON_ERROR, PolicySet
 from gate.reload import PolicyReloader, ReloadResult
-from gate.responses import ON_ERROR, ambiguous_service, bad_host, error_kind, render
+from gate.responses import (
+    ON_ERROR,
+    PageCache,
+    ambiguous_service,
+    bad_host,
+    error_kind,
+    private_headers,
+    render,
+)
 from gate.routes import CheckoutRoute, RouteMatcher
 from gate.settings import GateSettings
 from gate.webhooks import WebhookReceiver
@@ -34,6 +48,8 @@ __all__ = ["SCOPE_KEY", "BookingGate", "PolicySource"]
 SCOPE_KEY = "booking_gate"
 
 logger = logging.getLogger("booking_gate")
+#: How many open paths are remembered before the set starts again.
+_OPEN_PATHS_MAX = 4096
 
 class BookingGate:
     """Checks checkout requests against the studio's policies before the app sees them.
@@ -88,6 +104,13 @@ class BookingGate:
         self._webhook_path = webhook_path
         self._webhooks: WebhookReceiver | None = None
         self._hosts: AllowedHosts | None = None
+        #: Paths seen to be no checkout, status or webhook path: they skip the gate at once.
+        self._open_paths: set[str] = set()
+        self._pages = PageCache()
+        self._extra: dict[tuple[str, str | bool], list[tuple[bytes, bytes]]] = {
+            (data, False): [(b"x-gate-data", data.encode())]
+            for data in ("fresh", "stale", "fallback", "none")}
+        self._strips = False
         try:
             self._routes = RouteMatcher(checkouts)
             if allowed_hosts is not None:
@@ -99,6 +122,8 @@ class BookingGate:
                     "Without a token the status endpoint would answer anyone on this host "
                     "(behind a local proxy: anyone)")
             self._parts = assemble(**options)
+            # Resolvers that remove headers (trusted proxies) must see every request.
+            self._strips = any(hasattr(r, "strip_untrusted") for r in self._parts.resolvers)
             if status_path:
                 self._admin = AdminEndpoints(self._parts.core, status_path, status_clients,
                                              status_token, self._hosts)
@@ -129,6 +154,7 @@ class BookingGate:
             broken = cls.__new__(cls)  # nothing to assemble: only the problem to report
             broken.app, broken.problem, broken._routes, broken._admin = app, exc, None, None
             broken._hosts = None
+            broken._open_paths = set()
             return broken
         merged: dict[str, Any] = {**options_from_settings(settings), **options}
         merged.setdefault("checkouts", checkouts_from_settings(settings))
@@ -195,43 +221,27 @@ class BookingGate:
             await self.core.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Most requests are pages that are not checkouts: one set lookup sends them on.
+        if scope["type"] == "http" and scope["path"] in self._open_paths \
+                and not scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
         if self.problem is not None:
             await self._misconfigured(scope, receive, send)
             return
         if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await self.app(scope, receive, self._lifespan_send(send))
-                return
-            if scope["type"] == "websocket":
-                strip_untrusted(self._resolvers, scope)
-                if self._routes is not None and self._routes.match_scope(
-                        {**scope, "method": "GET"}) is not None:
-                    # A checkout is a page, never a socket: nothing decides one here, so
-                    # none is opened (1008: policy violation).
-                    await send({"type": "websocket.close", "code": 1008})
-                    return
-            await self.app(scope, receive, send)
+            await self._not_http(scope, receive, send)
             return
-        reloader = self.core.reloader
-        if reloader.idle:  # servers without lifespan: start watching on first request
-            reloader.start()
+        core = self._parts.core
+        if core.reloader.idle:  # servers without lifespan: start watching on first request
+            core.reloader.start()
         assert self._routes is not None  # set whenever there is no problem
         # On every page, not only checkouts: the app never sees a member id a visitor sent.
-        strip_untrusted(self._resolvers, scope)
+        if self._strips:
+            strip_untrusted(self._resolvers, scope)
         match = self._routes.match_scope(scope)
         if match is None:
-            if self._admin is not None and self._admin.handles(scope):
-                await self._admin(scope, receive, send)  # checks the host itself: 404
-                return
-            if self._webhooks is not None and scope["path"] == self._webhook_path \
-                    and scope["method"] == "POST":
-                if self._hosts is not None and not self._hosts.allows(scope):
-                    await bad_host()(scope, receive, send)
-                    return
-                request = Request(scope, receive)
-                await (await receive_webhook(self._webhooks, request))(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+            await self._not_checkout(scope, receive, send)
             return
         if self._hosts is not None and not self._hosts.allows(scope):
             await bad_host()(scope, receive, send)
@@ -239,16 +249,92 @@ class BookingGate:
         if match.ambiguous:
             await ambiguous_service(match.route.service_param)(scope, receive, send)
             return
-        conn = HTTPConnection(scope)
-        decision = await self.core.decide(
-            lambda: resolve_chain(self._resolvers, conn),
-            service_id=match.service_id, path=match.path, method=match.method,
-        )
+        identity = resolve_chain_now(self._resolvers, scope)
+        decision = None
+        if not isinstance(identity, Pending):
+            decision = core.decide_now(identity, service_id=match.service_id, path=match.path,
+                                       method=match.method)
+        if decision is None:
+            decision = await core.decide(
+                self._identify(scope, identity),
+                service_id=match.service_id, path=match.path, method=match.method,
+            )
         scope.setdefault("state", {})[SCOPE_KEY] = decision
         if decision.allows:
-            await self.app(scope, receive, _private(send, decision))
+            await self.app(scope, receive, self._private(send, decision))
             return
-        await render(decision, scope)(scope, receive, send)
+        await self._pages.send(decision, scope, send)
+
+    def _identify(self, scope: Scope, known: Identity | Pending) -> Identify:
+        if isinstance(known, Identity):
+            async def identified() -> Identity:
+                return known
+            return identified
+        conn = HTTPConnection(scope)
+        return lambda: resolve_chain(self._resolvers, conn)
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
+        if scope["type"] == "websocket":
+            strip_untrusted(self._resolvers, scope)
+            if self._routes is not None and self._routes.match_scope(
+                    {**scope, "method": "GET"}) is not None:
+                # A checkout is a page, never a socket: nothing decides one here, so
+                # none is opened (1008: policy violation).
+                await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
+
+    async def _not_checkout(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._admin is not None and self._admin.handles(scope):
+            await self._admin(scope, receive, send)  # checks the host itself: 404
+            return
+        path = scope["path"]
+        if self._webhooks is not None and path == self._webhook_path:
+            if scope["method"] != "POST":
+                await self.app(scope, receive, send)
+                return
+            if self._hosts is not None and not self._hosts.allows(scope):
+                await bad_host()(scope, receive, send)
+                return
+            request = Request(scope, receive)
+            await (await receive_webhook(self._webhooks, request))(scope, receive, send)
+            return
+        if not self._strips and not scope.get("root_path") and self._remember_open(path):
+            if len(self._open_paths) >= _OPEN_PATHS_MAX:
+                self._open_paths.clear()  # made-up paths must not grow it without bound
+            self._open_paths.add(path)
+        await self.app(scope, receive, send)
+
+    def _remember_open(self, path: str) -> bool:
+        """Whether ``path`` may skip the gate from now on, whatever the method: it is no
+        checkout, and not the status or webhook path."""
+        assert self._routes is not None
+        if self._routes.covers(path) or path == self._webhook_path:
+            return False
+        return self._admin is None or not self._admin.handles(
+            {"type": "http", "path": path, "method": "GET", "root_path": ""})
+
+    def _private(self, send: Send, decision: Decision) -> Send:
+        """Mark an allowed checkout private: a shared cache must never serve it to someone
+        else. It also says what the gate saw: the data it used and, when the policy fails
+        open, that the fail mode let this one through and why."""
+        extra = self._extra.get((decision.data, decision.error is not None and
+                                 (error_kind(decision) or "error")))
+        if extra is None:
+            extra = [(b"x-gate-data", decision.data.encode())]
+            if decision.error is not None:
+                extra += [(b"x-gate-rule", ON_ERROR.encode()),
+                          (b"x-gate-error", (error_kind(decision) or "error").encode())]
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = private_headers(message.get("headers") or (), extra)
+            await send(message)
+
+        return wrapped
 
     async def _misconfigured(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse to start; if served anyway, never a 500 and never an open checkout."""
@@ -284,26 +370,3 @@ class BookingGate:
             await send(message)
 
         return wrapped
-
-
-def _private(send: Send, decision: Decision) -> Send:
-    """Mark an allowed checkout private: a shared cache must never serve it to someone else.
-
-    It also says what the gate saw: the data it used and, when the policy fails open, that the
-    fail mode let this one through and why.
-    """
-    extra = [(b"x-gate-data", decision.data.encode())]
-    if decision.error is not None:
-        extra += [(b"x-gate-rule", ON_ERROR.encode()),
-                  (b"x-gate-error", (error_kind(decision) or "error").encode())]
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = MutableHeaders(scope=message)
-            headers["Cache-Control"] = "private, no-store"
-            headers.add_vary_header("Cookie")
-            headers.add_vary_header("Authorization")
-            headers.raw.extend(extra)
-        await send(message)
-
-    return wrapped

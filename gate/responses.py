@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from urllib.parse import quote
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.types import Scope
+from starlette.types import Scope, Send
 
 from gate.paths import is_same_site_path
 from gate.policy.decision import Decision
@@ -23,9 +24,12 @@ from gate.routes import route_path
 __all__ = [
     "ON_ERROR",
     "PRIVATE",
+    "PageCache",
+    "RawPage",
     "ambiguous_service",
     "bad_host",
     "make_private",
+    "private_headers",
     "render",
     "safe_return_path",
 ]
@@ -106,6 +110,62 @@ def render(decision: Decision, scope: Scope) -> Response:
     return Response(page, status_code=outcome.status, headers=headers, media_type="text/html")
 
 
+#: A response ready to send: status, raw headers, body.
+RawPage = tuple[int, list[tuple[bytes, bytes]], bytes]
+_PAGES_MAX = 2048
+
+
+class PageCache:
+    """Rendered refusals, kept per decision: the hot path sends a redirect or a deny page
+    without building a Response, quoting a URL or formatting HTML again.
+
+    A decision's page depends only on the decision, whether JSON was asked for, the
+    ``root_path`` and (for a sign-in redirect) the page to return to: that is the key.
+    """
+
+    def __init__(self) -> None:
+        self._pages: dict[tuple[object, ...], RawPage] = {}
+
+    async def send(self, decision: Decision, scope: Scope, send: Send) -> None:
+        outcome = decision.outcome
+        json = outcome.action != "redirect" and _wants_json(scope)
+        back = safe_return_path(scope) if outcome.return_to else None
+        key = (decision, json, scope.get("root_path") or "", back)
+        page = self._pages.get(key)
+        if page is None:
+            response = render(decision, scope)
+            page = (response.status_code, response.raw_headers, bytes(response.body))
+            if len(self._pages) >= _PAGES_MAX:
+                self._pages.clear()  # made-up return paths must not grow it without bound
+            self._pages[key] = page
+        status, headers, body = page
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def private_headers(
+    headers: Iterable[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """An allowed checkout's headers made private, in one pass over the raw list: the app's
+    own ``Cache-Control`` replaced by ``private, no-store``, ``Cookie`` and ``Authorization``
+    added to its ``Vary``, then ``extra``."""
+    out: list[tuple[bytes, bytes]] = []
+    vary: list[bytes] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"cache-control":
+            continue
+        if lower == b"vary":
+            vary.append(value)
+            continue
+        out.append((name, value))
+    vary.append(b"Cookie, Authorization")
+    out.append((b"cache-control", b"private, no-store"))
+    out.append((b"vary", b", ".join(vary)))
+    out.extend(extra)
+    return out
+
+
 def ambiguous_service(param: str) -> Response:
     """400 for a query naming the service twice: the gate will not guess which one counts."""
     return PlainTextResponse(
@@ -164,5 +224,9 @@ def _under_root(location: str, scope: Scope) -> str:
 
 
 def _wants_json(scope: Scope) -> bool:
-    accept = Headers(scope=scope).get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
+    # The first Accept header, as Starlette's Headers.get reads it, without building one.
+    for name, value in scope.get("headers") or ():
+        if name == b"accept":
+            accept = value.decode("latin-1")
+            return "application/json" in accept and "text/html" not in accept
+    return False

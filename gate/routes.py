@@ -21,6 +21,9 @@ from gate.errors import ConfigError
 
 __all__ = ["CheckoutMatch", "CheckoutRoute", "RouteMatcher", "route_path"]
 
+#: Requests whose match is remembered before the table starts again.
+_SEEN_MAX = 4096
+_UNSEEN = object()
 #: RFC 9110 ``token``: what a method may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 #: Starlette's ``{name}`` / ``{name:convertor}`` parameter syntax, to find malformed braces.
@@ -135,6 +138,7 @@ class RouteMatcher:
         if not compiled:
             raise ConfigError("at least one checkout route is needed")
         self._routes = tuple(compiled)
+        self._seen: dict[tuple[object, ...], CheckoutMatch | None] = {}
 
     def match(self, method: str, path: str, query_string: bytes) -> CheckoutMatch | None:
         """``path`` is the route path: the request path without the app's ``root_path``."""
@@ -153,8 +157,24 @@ class RouteMatcher:
         return None
 
     def match_scope(self, scope: Scope) -> CheckoutMatch | None:
-        """``match`` for a raw ASGI HTTP scope, honouring ``root_path`` (Mount, --root-path)."""
-        return self.match(scope["method"], route_path(scope), scope.get("query_string", b""))
+        """``match`` for a raw ASGI HTTP scope, honouring ``root_path`` (Mount, --root-path).
+
+        Remembered per (method, path, root_path, query): a match depends on nothing else, and
+        the hot path then neither runs the patterns nor parses the query again.
+        """
+        key = (scope["method"], scope["path"], scope.get("root_path"),
+               scope.get("query_string", b""))
+        found = self._seen.get(key, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.match(scope["method"], route_path(scope), key[3])
+            if len(self._seen) >= _SEEN_MAX:
+                self._seen.clear()  # made-up queries must not grow it without bound
+            self._seen[key] = found
+        return found  # type: ignore[return-value]
+
+    def covers(self, path: str) -> bool:
+        """Whether some checkout route matches ``path`` (a route path), whatever the method."""
+        return any(compiled.regex.match(path) for compiled in self._routes)
 
 
 def route_path(scope: Scope) -> str:

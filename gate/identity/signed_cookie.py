@@ -7,11 +7,12 @@ from collections.abc import Mapping
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from gate.config import ENV_SESSION_SECRET
 from gate.errors import ConfigError
 from gate.identity.base import Identity
-from gate.identity.cookies import cookie_values
+from gate.identity.cookies import parse_cookies
 from gate.secrets import MIN_SECRET_CHARS, MIN_SECRET_DISTINCT, check_secret
 
 __all__ = ["MIN_SECRET_CHARS", "MIN_SECRET_DISTINCT", "SignedCookieResolver"]
@@ -63,7 +64,10 @@ class SignedCookieResolver:
         return self._serializer.dumps({"m": member_id})
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:
-        values = {v for v in cookie_values(conn, self._cookie) if v}
+        return self.resolve_now(conn.scope)
+
+    def resolve_now(self, scope: Scope) -> Identity | None:
+        values = {v for v in parse_cookies(scope).get(self._cookie, ()) if v}
         if not values:
             return None
         if len(values) > 1:

@@ -96,10 +96,13 @@ class TrustedHeaderResolver:
         return client is not None and len(client) > 0 and client[0] in self._trusted
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:
-        if not self._trusts(conn.scope):
+        return self.resolve_now(conn.scope)
+
+    def resolve_now(self, scope: Scope) -> Identity | None:
+        if not self._trusts(scope):
             return None
-        values = [v for k, v in conn.scope["headers"] if k == self._raw]
-        if len(values) > 1 or self._header in conn.scope.get(_STRIPPED, ()):
+        values = [v for k, v in scope["headers"] if k == self._raw]
+        if len(values) > 1 or self._header in scope.get(_STRIPPED, ()):
             # We cannot tell which one the proxy set.
             return Identity(None, self.name, f"more than one {self._header} header")
         member_id = values[0].decode("latin-1").strip() if values else ""

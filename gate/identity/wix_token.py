@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from cachetools import TLRUCache, TTLCache
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from gate.errors import ConfigError, UpstreamBudgetSpent, UpstreamDataError
-from gate.identity.base import Identity
-from gate.identity.cookies import cookie_values
+from gate.identity.base import PENDING, Identity, NowAnswer, Pending
+from gate.identity.cookies import parse_cookies
 from gate.singleflight import SingleFlight
 from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
@@ -110,11 +111,10 @@ class WixTokenResolver:
         return f"WixTokenResolver(header={self._header!r}, cookie={self._cookie!r})"
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:
-        from_header, from_cookie, ambiguity = self._tokens(conn)
-        if ambiguity is not None:
-            return Identity(None, self.name, ambiguity)
-        if from_header is None and from_cookie is None:
-            return None
+        known = self.resolve_now(conn.scope)
+        if not isinstance(known, Pending):
+            return known
+        from_header, from_cookie, _ = self._tokens(conn.scope)
         client = conn.client.host if conn.client else None
         if from_header is None or from_cookie is None or from_header == from_cookie:
             token = from_header or from_cookie
@@ -122,10 +122,38 @@ class WixTokenResolver:
             return await self.identify(token, client=client)
         first = await self.identify(from_header, client=client)
         second = await self.identify(from_cookie, client=client)
+        return self._pair(first, second)
+
+    def resolve_now(self, scope: Scope) -> NowAnswer:
+        """The answer when every token in the request has been seen; else PENDING."""
+        from_header, from_cookie, ambiguity = self._tokens(scope)
+        if ambiguity is not None:
+            return Identity(None, self.name, ambiguity)
+        if from_header is None and from_cookie is None:
+            return None
+        if from_header is None or from_cookie is None or from_header == from_cookie:
+            token = from_header or from_cookie
+            assert token is not None
+            return self._known(token)
+        first, second = self._known(from_header), self._known(from_cookie)
+        if first is PENDING or second is PENDING:
+            return PENDING
+        assert isinstance(first, Identity) and isinstance(second, Identity)
+        return self._pair(first, second)
+
+    def _pair(self, first: Identity, second: Identity) -> Identity:
         if first.member_id and second.member_id and first.member_id != second.member_id:
             return Identity(None, self.name, f"the {self._header} header and the "
                             f"{self._cookie} cookie hold tokens of different members")
         return first if first.member_id else second
+
+    def _known(self, token: str) -> Identity | Pending:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached[0]
+        inactive = self._inactive.get(key)
+        return inactive if inactive is not None else PENDING
 
     def accepts(self, value: str) -> bool:
         """True when ``value`` has the shape of a token (``token_pattern``), so it may be sent
@@ -155,18 +183,18 @@ class WixTokenResolver:
             with call_priority(Priority.NEW_TOKEN):
                 return await self._lookup(key, token)
 
-    def _tokens(self, conn: HTTPConnection) -> tuple[str | None, str | None, str | None]:
+    def _tokens(self, scope: Scope) -> tuple[str | None, str | None, str | None]:
         """(token from the header, token from the cookie, what makes them ambiguous)."""
         from_header: str | None = None
         if self._raw_header is not None:
-            found = {t for name, raw in conn.scope["headers"] if name == self._raw_header
+            found = {t for name, raw in scope["headers"] if name == self._raw_header
                      if (t := self._from_header(raw)) is not None}
             if len(found) > 1:
                 return None, None, f"more than one token in {self._header} headers"
             from_header = found.pop() if found else None
         from_cookie: str | None = None
         if self._cookie:
-            values = {v for v in cookie_values(conn, self._cookie) if v}
+            values = {v for v in parse_cookies(scope).get(self._cookie, ()) if v}
             if len(values) > 1:
                 return None, None, f"more than one {self._cookie} cookie"
             if values:
