@@ -12,6 +12,7 @@ combine for one session, so neither do they here.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, get_args
@@ -122,6 +123,8 @@ class BalanceSnapshot:
     status: str = field(init=False)
     has_plan: bool = field(init=False)
     plans: tuple[str, ...] = field(init=False)
+    #: Decisions already made from this snapshot (``gate.memo``): they go when it goes.
+    decisions: dict[Hashable, object] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         present = {p.status for p in self.pools}
@@ -135,6 +138,7 @@ class BalanceSnapshot:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "has_plan", any(p.status != "ENDED" for p in self.pools))
         object.__setattr__(self, "plans", plans)
+        object.__setattr__(self, "decisions", None)
 
 
 @dataclass(frozen=True, slots=True)

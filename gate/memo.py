@@ -2,15 +2,15 @@
 
 When a policy set reads nothing that changes per request (no clock, no path, no data age; see
 ``PolicySet.repeatable``), the same snapshot, service, method and data freshness always give
-the same decision. It is kept beside the snapshot, weakly: when the cache lets the snapshot
-go, its decisions go with it, so this never holds more than the cache does. Visitors have no
-snapshot; theirs are kept in a small bounded table.
+the same decision. It is kept on the snapshot itself (``BalanceSnapshot.decisions``): when
+the cache lets the snapshot go, its decisions go with it, so this never holds more than the
+cache does, and finding one is a single dict lookup. Visitors have no snapshot; theirs are
+kept in a small bounded table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from weakref import WeakKeyDictionary
 
 from gate.balances import BalanceSnapshot
 from gate.policy.decision import Decision
@@ -24,20 +24,25 @@ _MAX_VISITOR_KEYS = 1024
 
 class DecisionMemo:
     def __init__(self) -> None:
-        self._by_snapshot: WeakKeyDictionary[BalanceSnapshot, dict[Hashable, Decision]] = (
-            WeakKeyDictionary())
-        self._visitors: dict[Hashable, Decision] = {}
+        self._visitors: dict[Hashable, object] = {}
 
     def get(self, snapshot: BalanceSnapshot | None, key: Hashable) -> Decision | None:
-        table = self._visitors if snapshot is None else self._by_snapshot.get(snapshot)
-        return table.get(key) if table is not None else None
+        table = self._visitors if snapshot is None else snapshot.decisions
+        found = table.get(key) if table is not None else None
+        return found if isinstance(found, Decision) else None
 
     def put(self, snapshot: BalanceSnapshot | None, key: Hashable, decision: Decision) -> None:
+        table: dict[Hashable, object] | None
         if snapshot is None:
             table, limit = self._visitors, _MAX_VISITOR_KEYS
         else:
-            table = self._by_snapshot.setdefault(snapshot, {})
-            limit = _MAX_KEYS
+            table, limit = snapshot.decisions, _MAX_KEYS
+            if table is None:
+                table = {}
+                # Set once, the first time a decision is remembered: the snapshot is frozen
+                # for everything the rules read, and this table is not part of that.
+                object.__setattr__(snapshot, "decisions", table)
+        assert table is not None
         if len(table) >= limit:
             table.clear()  # made-up service ids must not grow it without bound
         table[key] = decision

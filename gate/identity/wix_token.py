@@ -9,11 +9,12 @@ import re
 import time
 from collections.abc import Callable
 
-from cachetools import TLRUCache, TTLCache
+from cachetools import TTLCache
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from gate.errors import ConfigError, UpstreamBudgetSpent, UpstreamDataError
+from gate.expiring import ExpiringDict
 from gate.identity.base import PENDING, Identity, NowAnswer, Pending
 from gate.identity.cookies import parse_cookies
 from gate.singleflight import SingleFlight
@@ -97,11 +98,11 @@ class WixTokenResolver:
         self._inactive_ttl = inactive_ttl
         self._wall_clock = wall_clock
         # Each entry lives for its own lifetime: min(ttl, time left on the token).
-        self._cache: TLRUCache[str, tuple[Identity, float]] = TLRUCache(
-            maxsize, ttu=lambda _key, entry, now: now + entry[1], timer=timer
-        )
-        self._inactive: TTLCache[str, Identity] = TTLCache(inactive_maxsize, inactive_ttl,
-                                                           timer=timer)
+        # Read on every checkout: ExpiringDict (a dict lookup), not cachetools (4 µs a read).
+        # Each member entry lives for its own lifetime: min(ttl, time left on the token).
+        self._cache: ExpiringDict[str, Identity] = ExpiringDict(maxsize, ttl, timer=timer)
+        self._inactive: ExpiringDict[str, Identity] = ExpiringDict(inactive_maxsize,
+                                                                   inactive_ttl, timer=timer)
         self._flights: SingleFlight[Identity] = SingleFlight()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._per_client = per_client
@@ -151,7 +152,7 @@ class WixTokenResolver:
         key = hashlib.sha256(token.encode()).hexdigest()
         cached = self._cache.get(key)
         if cached is not None:
-            return cached[0]
+            return cached
         inactive = self._inactive.get(key)
         return inactive if inactive is not None else PENDING
 
@@ -166,7 +167,7 @@ class WixTokenResolver:
         key = hashlib.sha256(token.encode()).hexdigest()
         cached = self._cache.get(key)
         if cached is not None:
-            return cached[0]
+            return cached
         inactive = self._inactive.get(key)
         if inactive is not None:
             return inactive
@@ -221,7 +222,7 @@ class WixTokenResolver:
         info = await self._client.token_info(token)
         if not info.active:
             identity = Identity(None, self.name)
-            self._inactive[key] = identity
+            self._inactive.set(key, identity)
             return identity
         if info.subject_type == "MEMBER" and not info.subject_id:
             raise UpstreamDataError("POST /oauth2/token-info: an active member token without "
@@ -242,5 +243,5 @@ class WixTokenResolver:
         if info.exp:
             lifetime = min(lifetime, info.exp - self._wall_clock())
         if lifetime > 0:
-            self._cache[key] = (identity, lifetime)
+            self._cache.set(key, identity, lifetime)
         return identity

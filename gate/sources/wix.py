@@ -27,6 +27,7 @@ from gate.balances import (
 )
 from gate.batching import Batcher
 from gate.errors import UpstreamDataError
+from gate.expiring import ExpiringDict
 from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
 from gate.wix.models import Balance, Pool
@@ -59,10 +60,12 @@ class WixBalanceSource:
             maxsize, pool_ttl, timer=clock)
         self._definitions: TTLCache[str, tuple[Benefit, ...]] = TTLCache(
             1_000, pool_ttl, timer=clock)
-        self._services: TTLCache[str, ServiceInfo] = TTLCache(maxsize, catalog_ttl, timer=clock)
+        # Read on every checkout: ExpiringDict (a dict lookup), not cachetools (4 µs a read).
+        self._services: ExpiringDict[str, ServiceInfo] = ExpiringDict(maxsize, catalog_ttl,
+                                                                      timer=clock)
         # Ids no item knows are kept apart and briefly: a new service shows up soon, and a
         # flood of made-up ids cannot push real services out of the catalog.
-        self._unknown: TTLCache[str, ServiceInfo] = TTLCache(
+        self._unknown: ExpiringDict[str, ServiceInfo] = ExpiringDict(
             maxsize, unknown_service_ttl, timer=clock
         )
         self._service_batch: Batcher[str, ServiceInfo] = Batcher(self._lookup, max_batch=50)
@@ -156,7 +159,7 @@ class WixBalanceSource:
         found = {}
         for service_id, item_sets in sets.items():
             info = ServiceInfo(service_id, known=bool(item_sets), item_sets=frozenset(item_sets))
-            (self._services if item_sets else self._unknown)[service_id] = info
+            (self._services if item_sets else self._unknown).set(service_id, info)
             found[service_id] = info
         return found
 

@@ -1,0 +1,41 @@
+"""ExpiringDict: the hot path's bounded map with an expiry per entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from gate.expiring import ExpiringDict
+from tests.conftest import FakeClock
+
+
+def test_entries_expire_on_the_injected_clock() -> None:
+    clock = FakeClock()
+    cache: ExpiringDict[str, int] = ExpiringDict(10, 30.0, timer=clock)
+    cache.set("a", 1)
+    cache.set("b", 2, ttl=5.0)  # its own lifetime, shorter than the default
+    clock.advance(4.9)
+    assert (cache.get("a"), cache.get("b")) == (1, 2)
+    clock.advance(0.2)
+    assert (cache.get("a"), cache.get("b")) == (1, None)
+    clock.advance(25.0)
+    assert cache.get("a") is None
+    assert len(cache) == 0  # an expired entry is dropped when read
+
+
+def test_full_drops_the_oldest_stored_and_restoring_counts_as_new() -> None:
+    cache: ExpiringDict[int, int] = ExpiringDict(3, 60.0, timer=FakeClock())
+    for key in (1, 2, 3):
+        cache.set(key, key)
+    cache.set(1, 10)  # stored again: now the newest
+    cache.set(4, 4)
+    assert len(cache) == 3
+    assert [cache.get(k) for k in (1, 2, 3, 4)] == [10, None, 3, 4]
+    assert cache.pop(3) == 3 and cache.get(3) is None
+    cache.clear()
+    assert len(cache) == 0
+
+
+@pytest.mark.parametrize(("maxsize", "ttl"), [(0, 1.0), (1, 0.0), (1, float("nan"))])
+def test_refuses_a_bound_that_would_keep_nothing(maxsize: int, ttl: float) -> None:
+    with pytest.raises(ValueError):
+        ExpiringDict(maxsize, ttl)
