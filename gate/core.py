@@ -102,7 +102,8 @@ class DecisionCore:
         #: Seconds one decision may take, retries included; then the fail mode decides.
         self.deadline = deadline
         self.holds = holds if holds is not None else HoldBook(clock=clock)
-        self._hold_methods = frozenset(m.upper() for m in hold_methods)
+        #: Methods whose allowed checkouts hold credits (submissions).
+        self.hold_methods = frozenset(m.upper() for m in hold_methods)
         #: How often each shadow rule would have acted, since start-up.
         self.shadow_counts: Counter[str] = Counter()
         self._memo = DecisionMemo()
@@ -210,7 +211,7 @@ class DecisionCore:
         submission to hold credits for. Same rules, same memo, same log line as ``decide``.
         """
         member = identity.member_id
-        if member is not None and method in self._hold_methods and self.holds.ttl:
+        if member is not None and method in self.hold_methods and self.holds.ttl:
             return None  # a submission decides in turn with the member's others: ``decide``
         started = time.perf_counter()
         policies = self.reloader.current
@@ -261,7 +262,7 @@ class DecisionCore:
         hold: bool,
     ) -> tuple[Decision, Facts]:
         member = identity.member_id
-        if member is None or not hold or method not in self._hold_methods or not self.holds.ttl:
+        if member is None or not hold or method not in self.hold_methods or not self.holds.ttl:
             facts = await self.facts(identity, service_id, path, method, policies)
             return self._evaluate(facts, policies), facts
         # A submission: decide in turn with this member's other submissions, and hold the
