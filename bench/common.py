@@ -261,7 +261,8 @@ def _child_main(factory: str, kwargs: dict[str, Any], conn: Any) -> None:
         problem = getattr(app, "problem", None)  # a BookingGate that cannot start says why
         if problem is not None:
             raise RuntimeError(f"the gate cannot start: {problem}")
-        with run_server(app) as url:
+        # The parser `booking-gate serve` gets from uvicorn when httptools is installed.
+        with run_server(app, http="auto") as url:
             conn.send(("ok", url))
             # Stop on "stop", or when the parent is gone (EOF): a child never outlives a run.
             with contextlib.suppress(EOFError, OSError):

@@ -23,9 +23,12 @@ from gate.identity import (
     WixTokenResolver,
 )
 from gate.middleware import SCOPE_KEY, BookingGate
+from gate.observe.exposition import metrics_app
+from gate.observe.metrics import GateMetrics
 from gate.policy import Decision, PolicySet, check_policies, load_policies
 from gate.routes import CheckoutRoute
 from gate.sources import BalanceSource, StaticBalanceSource, WixBalanceSource
+from gate.wix.client import WixClient
 
 __version__ = "0.1.0"
 
@@ -38,6 +41,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by tests/test_style.py
     "ConfigError",
     "Decision",
     "GateError",
+    "GateMetrics",
     "Identity",
     "MemberResolver",
     "MemoryBalanceCache",
@@ -56,8 +60,10 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by tests/test_style.py
     "UpstreamRejected",
     "UpstreamUnavailable",
     "WixBalanceSource",
+    "WixClient",
     "WixSettings",
     "WixTokenResolver",
     "check_policies",
     "load_policies",
+    "metrics_app",
 ]

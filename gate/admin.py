@@ -12,18 +12,35 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from gate.core import DecisionCore
 from gate.hosts import AllowedHosts
 from gate.identity.trusted_header import TrustedClients
 from gate.responses import PRIVATE
 from gate.secrets import check_secret
 
-__all__ = ["AdminEndpoints"]
+if TYPE_CHECKING:  # the metrics endpoint imports this module from beside the core
+    from gate.core import DecisionCore
+
+__all__ = ["AdminEndpoints", "bearer", "sends_bearer"]
+
+
+def bearer(token: str) -> bytes:
+    """The exact ``Authorization`` value that carries ``token``."""
+    return f"Bearer {token}".encode()
+
+
+def sends_bearer(scope: Scope, expected: bytes) -> bool:
+    """True when the request has exactly one ``Authorization`` header and it is ``expected``.
+
+    Compared in constant time, so a token cannot be guessed a byte at a time from timings;
+    two headers are a proxy's or a forgery, never accepted.
+    """
+    sent = [v for k, v in scope["headers"] if k == b"authorization"]
+    return len(sent) == 1 and hmac.compare_digest(sent[0], expected)
 
 
 class AdminEndpoints:
@@ -37,7 +54,7 @@ class AdminEndpoints:
         self._core = core
         if token is not None:
             check_secret(token, "the status token (BOOKING_GATE_STATUS_TOKEN or status_token=)")
-        self._token = f"Bearer {token}".encode() if token is not None else None
+        self._token = bearer(token) if token is not None else None
         self._hosts = hosts
         self._status = status_path.rstrip("/") or "/"
         self._reload = self._status.rstrip("/") + "/reload"
@@ -68,9 +85,7 @@ class AdminEndpoints:
     def _authorized(self, scope: Scope) -> bool:
         if self._token is None:
             return False  # no token configured: the endpoint does not exist
-        sent = [v for k, v in scope["headers"] if k == b"authorization"]
-        # Exactly one header, compared in constant time; two are a proxy's or a forgery.
-        return len(sent) == 1 and hmac.compare_digest(sent[0], self._token)
+        return sends_bearer(scope, self._token)
 
     def _report(self) -> dict[str, Any]:
         reloader = self._core.reloader

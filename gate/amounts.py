@@ -15,13 +15,14 @@ dependencies, so the emulator can use it without importing the gate's Wix models
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 __all__ = [
     "AMOUNT_PATTERN",
     "MAX_AMOUNT",
     "MAX_DECIMAL_PLACES",
     "MAX_WHOLE_DIGITS",
+    "SMALLEST_STEP",
     "parse_amount",
 ]
 
@@ -31,6 +32,8 @@ MAX_DECIMAL_PLACES = 4
 AMOUNT_PATTERN = rf"[+-]?\d{{1,{MAX_WHOLE_DIGITS}}}(\.\d{{1,{MAX_DECIMAL_PLACES}}})?"
 #: The largest amount the grammar can write: 99999999999.9999.
 MAX_AMOUNT = Decimal("9" * MAX_WHOLE_DIGITS + "." + "9" * MAX_DECIMAL_PLACES)
+#: The smallest step between two amounts, 0.0001: ``quantize`` to it for 4 decimal places.
+SMALLEST_STEP = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
 
 # The plain-decimal shape with no length limits, so that a too-long amount is told apart from
 # one that is not a decimal at all and gets a message saying which limit it broke.
@@ -49,16 +52,22 @@ def parse_amount(text: object, *, negative: bool = False, plus: bool = False) ->
     shown = repr(text[:40])
     found = _SHAPE.fullmatch(text)
     if found is None:
-        raise ValueError(f"{shown} is not a plain decimal amount like \"2.5\"")
+        raise ValueError(f"{shown} is not a plain decimal amount like \"2.5\": write digits "
+                         "with at most one decimal point, and no exponent, spaces or commas")
     sign, whole, decimals = found["sign"], found["whole"], found["decimals"] or ""
     if len(decimals) > MAX_DECIMAL_PLACES:
+        # Wix keeps 4 decimal places; say which amount of at most 4 was probably meant.
+        rounded = Decimal(text).quantize(SMALLEST_STEP, ROUND_HALF_UP).normalize()
         raise ValueError(f"{shown} has {len(decimals)} decimal places; credit amounts have "
-                         f"at most {MAX_DECIMAL_PLACES} decimal places")
+                         f"at most {MAX_DECIMAL_PLACES} decimal places: write it rounded, like "
+                         f"\"{format(rounded, 'f')}\"")
     if len(whole) > MAX_WHOLE_DIGITS:
         raise ValueError(f"{shown} is too large; credit amounts have at most "
-                         f"{MAX_WHOLE_DIGITS} digits before the decimal point")
+                         f"{MAX_WHOLE_DIGITS} digits before the decimal point (at most "
+                         f"{MAX_AMOUNT})")
     if sign == "-" and not negative:
-        raise ValueError(f"{shown} must not be negative")
+        raise ValueError(f"{shown} must not be negative: write 0 or more, like \"0\"")
     if sign == "+" and not plus:
-        raise ValueError(f"{shown} must be written without a + sign")
+        raise ValueError(f"{shown} must be written without a + sign, like "
+                         f"\"{text.removeprefix('+')}\"")
     return Decimal(text)

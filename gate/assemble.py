@@ -15,6 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from opentelemetry.trace import TracerProvider
+from pydantic import SecretStr
 
 from gate.cache import BalanceCache, MemoryBalanceCache
 from gate.config import WixSettings
@@ -25,7 +27,10 @@ from gate.identity.base import MemberResolver
 from gate.identity.signed_cookie import SignedCookieResolver
 from gate.identity.wix_token import WIX_TOKEN_PATTERN, WixTokenResolver
 from gate.loader import BalanceLoader
+from gate.observe.decision_log import DecisionLog
 from gate.observe.events import DecisionObserver, DecisionTracer
+from gate.observe.metrics import ALREADY_BOUND, GateMetrics
+from gate.observe.tracing import GateTracer, make_tracer
 from gate.policy.compiler import load_policies
 from gate.policy.policyset import PolicySet
 from gate.reload import PolicyReloader, warn_if_fails_open
@@ -33,6 +38,7 @@ from gate.routes import CheckoutRoute
 from gate.settings import GateSettings
 from gate.sources.base import BalanceSource
 from gate.sources.wix import WixBalanceSource
+from gate.state import SharedState, fleet_budget, open_shared
 from gate.upstream import CircuitBreaker, UpstreamBudget
 from gate.wix.client import WixClient
 
@@ -57,6 +63,15 @@ class Parts:
     tokens: WixTokenResolver | None
     #: The Wix client the gate opened, for readiness; None with a custom source and resolvers.
     client: WixClient | None
+    #: The decision log the gate opened (``decision_log=``), if any. ``close()``/``aclose()``
+    #: it when the gate stops; at interpreter exit it closes itself.
+    decision_log: DecisionLog | None = None
+    #: The metrics this gate counts into (``metrics=``), bound to its core and Wix client.
+    metrics: GateMetrics | None = None
+    #: The OpenTelemetry tracer, when an SDK was configured at start-up (``tracing=``).
+    tracing: GateTracer | None = None
+    #: The state shared with the fleet through Redis (``redis_url=``): readiness, redis_up.
+    shared: SharedState | None = None
 
 
 def assemble(
@@ -86,8 +101,28 @@ def assemble(
     token_lookups_per_client: int | None = None,
     observers: Sequence[DecisionObserver] = (),
     tracer: DecisionTracer | None = None,
+    decision_log: str | Path | DecisionLog | None = None,
+    metrics: GateMetrics | None = None,
+    tracing: bool | TracerProvider = True,
+    redis_url: str | SecretStr | None = None,
+    redis_timeout: float = 0.25,
+    redis_local_share: float = 0.5,
 ) -> Parts:
-    """Build the parts; raises ConfigError or PolicyError with one clear message."""
+    """Build the parts; raises ConfigError or PolicyError with one clear message.
+
+    ``metrics`` counts every decision and Wix call (see ``docs/observability.md``).
+    ``tracing``: True traces with the global OpenTelemetry provider when an SDK configured
+    one before this call (else nothing is traced, at no cost); a provider traces with that
+    one; False never traces. A ``tracer`` given explicitly wins over both.
+
+    ``redis_url`` shares the balance cache, the Wix call budget, the last-credit holds and
+    webhook invalidations with every instance using that Redis (see ``docs/redis.md``).
+    """
+    if metrics is not None and metrics.bound:
+        raise ConfigError(ALREADY_BOUND)
+    spans = None
+    if tracer is None and tracing is not False:
+        spans = make_tracer(None if tracing is True else tracing)
     if isinstance(policies, PolicySet):
         reloader = PolicyReloader((), policies, interval=None)
     else:
@@ -96,14 +131,18 @@ def assemble(
     warn_if_fails_open(reloader.current)
     tokens: WixTokenResolver | None = None
     client: WixClient | None = None
+    shared = open_shared(redis_url, wix=wix, source=source, cache=cache, timeout=redis_timeout,
+                         local_share=redis_local_share, clock=clock)
     if source is None or resolvers is None:
         settings = wix or WixSettings.from_env()
         settings.require_credentials(for_source=source is None)
         client = WixClient(
             http=http_client, api_key=settings.api_key, site_id=settings.site_id,
             base_url=settings.base_url, timeout=settings.timeout, retries=settings.retries,
-            budget=budget or UpstreamBudget(clock=clock),
+            budget=fleet_budget(shared, budget or UpstreamBudget(clock=clock)),
             breaker=CircuitBreaker(clock=clock),
+            on_response=metrics.count_upstream if metrics is not None else None,
+            upstream_span=spans.upstream_span if spans is not None else None,
         )
         if source is None:
             source = WixBalanceSource(client, site_id=settings.site_id or "", clock=clock)
@@ -122,16 +161,35 @@ def assemble(
     costs = {k: _credits(v, f"cost of service {k!r}") for k, v in (service_costs or {}).items()}
     # Entries are kept as long as any use of them is allowed; the loader judges their age.
     keep = cache_ttl + max(stale_while_revalidate, stale_if_error)
+    # Shared: a cold member waits for another instance's read at most half the deadline.
+    cache, flight = shared.balances(ttl=keep, maxsize=cache_maxsize, wait_for=decision_deadline
+                                    / 2) if shared is not None else (cache, None)
     loader = BalanceLoader(
-        source, cache or MemoryBalanceCache(ttl=keep, maxsize=cache_maxsize, timer=clock),
+        # "is None", not "or": an empty cache has len() 0 and is falsy, yet it is the one given.
+        source, cache if cache is not None else MemoryBalanceCache(ttl=keep, maxsize=cache_maxsize,
+                                                                   timer=clock),
         fresh_for=cache_ttl, revalidate_for=stale_while_revalidate, fallback_for=stale_if_error,
         clock=clock, pace=client.transport.budget.pace if client is not None else None,
+        flight=flight,
     )
+    # Opened as late as possible: a configuration error above leaves no file open.
+    log = decision_log if isinstance(decision_log, DecisionLog) or decision_log is None \
+        else DecisionLog(decision_log, clock=clock, now=now)
+    if log is not None:
+        observers = (*observers, log)
+    observers = (*observers, *(o for o in (metrics, spans) if o is not None))
     core = DecisionCore(reloader=reloader, source=source, loader=loader, service_costs=costs,
                         clock=clock, now=now, client=client, deadline=decision_deadline,
-                        holds=HoldBook(ttl=hold_seconds, clock=clock),
-                        observers=observers, tracer=tracer)
-    return Parts(core, tuple(resolvers), tokens, client)
+                        holds=shared.holds(ttl=hold_seconds, lock_ttl=decision_deadline + 2)
+                        if shared is not None else HoldBook(ttl=hold_seconds, clock=clock),
+                        observers=observers, tracer=tracer or spans)
+    if shared is not None:
+        shared.follow(core.invalidate)  # another instance's webhook: forget here too
+    if metrics is not None:
+        metrics.bind(core, transport=client.transport if client is not None else None,
+                     redis_up=shared.redis_up if shared is not None else None)
+    return Parts(core, tuple(resolvers), tokens, client, log, metrics=metrics, tracing=spans,
+                 shared=shared)
 
 
 def options_from_settings(settings: GateSettings) -> dict[str, object]:
@@ -154,9 +212,12 @@ def options_from_settings(settings: GateSettings) -> dict[str, object]:
         "stale_if_error": settings.stale_if_error,
         "decision_deadline": settings.decision_deadline,
         "hold_seconds": settings.hold_seconds,
+        **({"decision_log": settings.decision_log} if settings.decision_log else {}),
         "budget": UpstreamBudget(limit=settings.wix_rate_limit),
         "token_lookups_per_client": settings.token_lookups_per_client,
         **({"token_pattern": settings.token_pattern} if settings.token_pattern else {}),
+        **({"redis_url": settings.redis_url, "redis_timeout": settings.redis_timeout,
+            "redis_local_share": settings.redis_local_share} if settings.redis_url else {}),
     }
     if settings.session_secret is not None:
         options["session_secret"] = settings.session_secret.get_secret_value()

@@ -1,4 +1,9 @@
-"""Where balance snapshots are kept between requests."""
+"""Where balance snapshots are kept between requests.
+
+``MemoryBalanceCache`` keeps them in this process. With ``redis_url`` a fleet of instances
+shares them through ``gate.state.SharedBalanceCache``, which keeps this process's copy for
+``peek`` and asks Redis on ``get`` (see docs/redis.md).
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,20 +71,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    import os
+    from gate.emulator.run import run_emulator
 
-    import uvicorn
-
-    from gate.config import ENV_API_KEY, ENV_SITE_ID
-    from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
-
-    api_key = os.environ.get(ENV_API_KEY) or secrets.token_urlsafe(24)
-    site_id = os.environ.get(ENV_SITE_ID) or "emulated-site"
-    app = create_emulator(load_seed(args.seed or DEMO_SEED_PATH), api_key=api_key, site_id=site_id)
-    shown = "from " + ENV_API_KEY if os.environ.get(ENV_API_KEY) else "generated: " + api_key
-    print(f"Wix emulator on http://{args.host}:{args.port}  site id {site_id}  API key {shown}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    return run_emulator(host=args.host, port=args.port, seed=args.seed)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -155,8 +143,8 @@ def _explain(args: argparse.Namespace) -> int:
     import asyncio
 
     from gate.errors import GateError
+    from gate.policy.case_errors import read_case
     from gate.policy.cases import case_facts
-    from gate.policy.cases_model import CaseModel
     from gate.policy.compiler import check_policies
     from gate.policy.explain import explain, render_text
 
@@ -172,11 +160,11 @@ def _explain(args: argparse.Namespace) -> int:
         if args.member_id:
             facts = asyncio.run(_live_facts(args, policy_set, request, now))
         else:
-            case = CaseModel.model_validate({
+            case = read_case({
                 "name": "explain", "member": _member_spec(args),
                 "request": {**request, "cost": args.cost or "1"},
                 "now": now, "expect": "allow",
-            }, strict=False)
+            })
             facts = case_facts(policy_set, case)
     except (GateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -215,8 +203,8 @@ async def _live_facts(
     """The facts the gate would gather for this member and service, from Wix or a file."""
     import datetime as dt
     import time
-    from decimal import Decimal
 
+    from gate.amounts import parse_amount
     from gate.cache import MemoryBalanceCache
     from gate.config import WixSettings
     from gate.core import DecisionCore
@@ -241,7 +229,7 @@ async def _live_facts(
     core = DecisionCore(
         reloader=PolicyReloader((), policy_set, interval=None), source=source,
         loader=BalanceLoader(source, MemoryBalanceCache(ttl=0.001, maxsize=1)),
-        service_costs={request["service"]: Decimal(args.cost)} if args.cost else None,
+        service_costs={request["service"]: parse_amount(args.cost)} if args.cost else None,
         now=lambda: when,
     )
     try:
@@ -251,13 +239,56 @@ async def _live_facts(
         await core.aclose()
 
 
-def _schema(args: argparse.Namespace) -> int:
-    from gate.policy.schema import SCHEMA_DIR, SCHEMAS, schema_text
+def _replay(args: argparse.Namespace) -> int:
+    from gate.errors import PolicyError
+    from gate.policy.compiler import load_policies
+    from gate.replay import open_log, render_text, replay
 
-    if args.write:
-        for kind in SCHEMAS:
-            (SCHEMA_DIR / f"{kind}.schema.json").write_text(schema_text(kind))
-            print(f"wrote {SCHEMA_DIR / f'{kind}.schema.json'}")
+    try:
+        candidate = load_policies(args.policies)
+    except PolicyError as exc:
+        if args.format == "json":
+            print(json.dumps({"error": "policies", "problems": [
+                p.as_dict() for p in exc.problems]}, indent=2))
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in the candidate policies; nothing replayed",
+              file=sys.stderr)
+        return 2
+    show = args.progress or sys.stderr.isatty()
+
+    def progress(lines: int) -> None:
+        print(f"booking-gate replay: {lines} lines read", file=sys.stderr, flush=True)
+
+    source = "standard input" if str(args.log) == "-" else str(args.log)
+    try:
+        report = replay(open_log(args.log), candidate, examples=args.examples,
+                        progress=progress if show else None)
+    except (OSError, EOFError) as exc:  # EOFError: a .gz file cut short
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"booking-gate replay: cannot read {source}: {reason}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(render_text(report, source))
+    if report.total and not report.replayed:
+        print(f"booking-gate replay: none of the {report.total} line(s) of {source} is a "
+              "decision this version can replay", file=sys.stderr)
+        return 2
+    return 1 if args.fail_on_change and report.changed else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from gate.policy.schema import SCHEMA_DIR, schema_text, write_schemas
+    from gate.shipped import shipped_policies
+
+    if args.write or args.into:
+        # --write refreshes every copy this package ships: gate/schema/ and the shipped
+        # policies' own, which their `$schema=policy.schema.json` lines point at.
+        for folder in [args.into] if args.into else [SCHEMA_DIR, shipped_policies()]:
+            for path in write_schemas(folder):
+                print(f"wrote {path}")
         return 0
     sys.stdout.write(schema_text(args.kind))
     return 0
@@ -333,10 +364,31 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(run=_explain)
 
+    replay_ = commands.add_parser(
+        "replay", help="show what other policies would have decided for logged checkouts")
+    replay_.add_argument("log", type=Path, metavar="PATH",
+                         help="a decision log (BOOKING_GATE_DECISION_LOG; .gz read as is; "
+                              "- for standard input)")
+    replay_.add_argument("--policies", nargs="+", required=True, metavar="DIR",
+                         help="the candidate policy files or folders")
+    replay_.add_argument("--format", choices=("text", "json"), default="text")
+    replay_.add_argument("--examples", type=int, default=3, metavar="N",
+                         help="changed decisions to show for each kind of change (3)")
+    replay_.add_argument("--progress", action="store_true",
+                         help="report progress on stderr every 10000 lines (on by default "
+                              "when stderr is a terminal)")
+    replay_.add_argument("--fail-on-change", action="store_true",
+                         help="exit 1 when any decision would change (for CI)")
+    replay_.set_defaults(run=_replay)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of policy files")
     schema.add_argument("kind", nargs="?", choices=("policy", "policy-test"), default="policy")
     schema.add_argument("--write", action="store_true",
-                        help="regenerate the schema files shipped in gate/schema/")
+                        help="regenerate the schema files shipped in gate/schema/ and policies/")
+    schema.add_argument("--into", type=Path, metavar="DIR",
+                        help="write both schema files into DIR, beside your policy files, "
+                             "whose first line is then # yaml-language-server: "
+                             "$schema=policy.schema.json")
     schema.set_defaults(run=_schema)
     return parser
 

@@ -181,18 +181,26 @@ class DecisionCore:
         policies = self.reloader.current  # one read: a reload mid-request cannot mix sets
         identity: Identity | None = None
         facts: Facts | None = None
+        waiting: list[str] = []  # the member, while a submission waits for its turn
         try:
             async with asyncio.timeout(self.deadline):
                 identity = await identify()
                 decision, facts = await self._decide(identity, service_id, path, method,
-                                                     policies, hold)
+                                                     policies, hold, waiting)
         except SourceError as exc:
             decision = policies.failed(f"{exc.kind}: {exc}", _member(identity),
                                        cause=_cause(identity, exc.kind))
         except TimeoutError:
-            decision = policies.failed(
-                f"deadline_exceeded: no answer within {self.deadline:g} s", _member(identity),
-                cause=_cause(identity, "deadline_exceeded"))
+            if waiting:
+                # Still waiting for this member's other submission: letting this one through
+                # (a fail mode that opens on upstream trouble) would spend a held credit twice.
+                decision = policies.failed(
+                    f"deadline_exceeded: another submission of this member was still being "
+                    f"decided after {self.deadline:g} s", _member(identity), cause="identity")
+            else:
+                decision = policies.failed(
+                    f"deadline_exceeded: no answer within {self.deadline:g} s",
+                    _member(identity), cause=_cause(identity, "deadline_exceeded"))
         except Exception as exc:
             # A bug must not open the gate or become a 500: take the declared fail mode, loudly.
             logger.exception("booking-gate failed while deciding; applying on_error")
@@ -259,7 +267,7 @@ class DecisionCore:
 
     async def _decide(
         self, identity: Identity, service_id: str, path: str, method: str, policies: PolicySet,
-        hold: bool,
+        hold: bool, waiting: list[str],
     ) -> tuple[Decision, Facts]:
         member = identity.member_id
         if member is None or not hold or method not in self.hold_methods or not self.holds.ttl:
@@ -267,7 +275,9 @@ class DecisionCore:
             return self._evaluate(facts, policies), facts
         # A submission: decide in turn with this member's other submissions, and hold the
         # credits of one that goes through, so a second tab cannot spend them again.
+        waiting.append(member)  # until the turn comes: see the deadline's handler
         async with self.holds.turn(member):
+            waiting.clear()
             facts = await self.facts(identity, service_id, path, method, policies)
             decision = self._evaluate(facts, policies)
             credits = facts.credits
@@ -301,6 +311,11 @@ class DecisionCore:
         """Stop watching policies and close the connections the gate opened itself."""
         await self.reloader.stop()
         self.lines.close()
+        for observer in self.observers:
+            # Observers that write (the decision log) flush what they hold.
+            close = getattr(observer, "aclose", None)
+            if close is not None:
+                await close()
         await self.loader.aclose()
         await self.source.aclose()
         if self._client is not None:

@@ -7,9 +7,9 @@ for that member sees the pool that much lower. A hold ends when a fresher balanc
 credits spent (or not spent, once it expires), when a booking webhook says what happened, or
 after ``ttl`` seconds.
 
-Limits, stated plainly: holds live in this process (one instance; a fleet needs the shared
-store of issue H), and a booking abandoned after submission keeps its credit held until the
-hold expires or a webhook arrives.
+Limits, stated plainly: holds live in this process (``gate.state.SharedHoldBook`` shares them
+and the turns with a fleet, through Redis), and a booking abandoned after submission keeps its
+credit held until the hold expires or a webhook arrives.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ How old may data be? Up to ``fresh_for`` seconds it is simply used (``fresh``). 
 background, at background priority. When a fetch fails (Wix down, budget spent), data up to
 ``fresh_for + fallback_for`` old is used instead of failing (``fallback``). A rule may ask for
 data younger than that (``max_age``); then older data is fetched again first.
+
+With a fleet sharing a Redis, the cache is ``gate.state.SharedBalanceCache`` (a snapshot's
+age counts from when any instance fetched it) and ``flight`` makes each batch of cold members
+a read the fleet does once (``gate.singleflight.FleetFetch``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from gate.balances import BalanceSnapshot
 from gate.batching import Batcher
 from gate.cache import BalanceCache
 from gate.errors import SourceError
+from gate.singleflight import FleetFetch
 from gate.sources.base import BalanceSource
 from gate.upstream.budget import Priority
 from gate.wix.transport import call_priority
@@ -50,9 +55,11 @@ class BalanceLoader:
         max_batch: int = 100,
         clock: Callable[[], float] = time.monotonic,
         pace: Callable[[], float] | None = None,
+        flight: FleetFetch | None = None,
     ) -> None:
         self.source = source
         self.cache = cache
+        self._flight = flight
         self.fresh_for = fresh_for
         self.revalidate_for = revalidate_for
         self.fallback_for = fallback_for
@@ -117,6 +124,10 @@ class BalanceLoader:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A shared cache holds a connection (to Redis); a cache in memory has nothing to close.
+        close = getattr(self.cache, "aclose", None)
+        if close is not None:
+            await close()
 
     async def _fetch(self, member_id: str, *, background: bool = False) -> BalanceSnapshot:
         generation = self._generation.get(member_id, 0)
@@ -130,7 +141,9 @@ class BalanceLoader:
         return snapshot
 
     async def _fetch_many(self, member_ids: Sequence[str]) -> dict[str, BalanceSnapshot]:
-        return await self.source.fetch_many(member_ids)
+        if self._flight is None:
+            return await self.source.fetch_many(member_ids)
+        return await self._flight.fetch_many(member_ids, self.key, self.source.fetch_many)
 
     def _refresh_later(self, member_id: str) -> None:
         if member_id in self._refreshing:

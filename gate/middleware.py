@@ -131,8 +131,11 @@ class BookingGate:
                 if not webhook_path or not webhook_public_key:
                     raise ConfigError("receiving Wix webhooks needs both webhook_path and "
                                       "webhook_public_key (BOOKING_GATE_WIX_WEBHOOK_PUBLIC_KEY)")
-                self._webhooks = WebhookReceiver(public_key=webhook_public_key,
-                                                 on_member=self._parts.core.invalidate)
+                shared = self._parts.shared
+                self._webhooks = WebhookReceiver(
+                    public_key=webhook_public_key, on_member=self._parts.core.invalidate,
+                    # With Redis, a redelivery to another instance is recognised there too.
+                    dedupe=shared.dedupe if shared is not None else None)
         except TypeError as exc:
             # An option that does not exist (a typo, or one removed in this release).
             self.problem = ConfigError(f"unknown or misused option: {exc}")

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,15 @@ from gate.errors import PolicyProblem
 from gate.policy.compiler import check_policies
 from gate.policy.policyset import PolicySet
 
-__all__ = ["PolicyReloader", "ReloadResult", "warn_if_fails_open"]
+__all__ = ["RELOAD_RESULTS", "PolicyReloader", "ReloadResult", "warn_if_fails_open"]
 
 logger = logging.getLogger("booking_gate.reload")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
+
+#: How a reload attempt can end: a new version serves; the files changed but the rules did not;
+#: the new set was invalid and refused (the old one serves); the attempt itself failed.
+RELOAD_RESULTS = ("applied", "unchanged", "refused", "error")
 
 
 def warn_if_fails_open(policies: PolicySet) -> None:
@@ -68,6 +73,9 @@ class PolicyReloader:
         self.loaded_at = wall_clock().isoformat()
         self.last = ReloadResult(ok=True, changed=True, version=initial.version,
                                  at=self.loaded_at)
+        #: Reload attempts since start-up, by result (``RELOAD_RESULTS``); a check that found
+        #: the files untouched is not an attempt. For metrics.
+        self.results: Counter[str] = Counter()
 
     def _scan(self) -> Fingerprint:
         """Names, sizes and modification times of the policy files: cheap to compare."""
@@ -84,6 +92,13 @@ class PolicyReloader:
 
     async def reload(self, *, force: bool = False) -> ReloadResult:
         """Load the files now if they changed (or always, with ``force``); swap if valid."""
+        try:
+            return await self._reload(force)
+        except Exception:
+            self.results["error"] += 1
+            raise
+
+    async def _reload(self, force: bool) -> ReloadResult:
         async with self._lock:  # two reloads at once would race to assign `current`
             fingerprint = self._scan()
             if not force and fingerprint == self._fingerprint:
@@ -95,6 +110,7 @@ class PolicyReloader:
             candidate, problems = await asyncio.to_thread(check_policies, list(self.paths))
             at = self._wall_clock().isoformat()
             if candidate is None:
+                self.results["refused"] += 1
                 self.last = ReloadResult(False, False, self.current.version, at, tuple(problems))
                 logger.error(
                     "policy reload refused; still serving version %s. %d problem(s):\n%s",
@@ -102,6 +118,7 @@ class PolicyReloader:
                 )
                 return self.last
             changed = candidate.version != self.current.version
+            self.results["applied" if changed else "unchanged"] += 1
             if changed:
                 self.current = candidate  # the one atomic step
                 self.loaded_at = at

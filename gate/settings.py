@@ -32,6 +32,8 @@ ENV_PREFIX = "BOOKING_GATE_"
 #: Never read from a file, never shown in a repr, an error or a log line.
 SECRET_FIELDS = frozenset({
     "wix_api_key", "api_secret", "status_token", "session_secret", "wix_webhook_public_key",
+    "metrics_token",
+    "redis_url",  # a URL may carry the Redis password
 })
 
 
@@ -62,6 +64,16 @@ class GateSettings(BaseSettings):
                                 "allows an app instance 200)")
     wix_webhook_public_key: SecretStr | None = Field(default=None, description="the PEM public "
                                                      "key Wix signs webhooks with")
+    # -- the fleet: state shared through Redis (docs/redis.md) ---------------------------------
+    redis_url: SecretStr | None = Field(default=None, description="a Redis the gate's "
+                                        "instances share their cache, Wix call budget, holds "
+                                        "and webhooks through (redis://host:6379/0, rediss:// "
+                                        "for TLS); empty: each instance alone (secret)")
+    redis_timeout: float = Field(default=0.25, gt=0, le=5, description="seconds one Redis "
+                                 "command may take before the instance decides on its own")
+    redis_local_share: float = Field(default=0.5, gt=0, le=1, description="the share of "
+                                     "wix_rate_limit one instance may spend while Redis is "
+                                     "down (1/number of instances keeps the fleet within it)")
     # -- policies and decisions ----------------------------------------------------------------
     policies: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path("policies")],
                                  description="policy folders or files")
@@ -79,6 +91,9 @@ class GateSettings(BaseSettings):
     hold_seconds: float = Field(default=600.0, ge=0, description="how long an allowed "
                                 "checkout submission holds its credits (the last-credit "
                                 "guard); 0 turns the guard off")
+    decision_log: Path | None = Field(default=None, description="a file the gate appends one "
+                                      "JSON line per decision to, with the inputs the rules "
+                                      "saw, for `booking-gate replay`; empty: none")
     service_costs: dict[str, Decimal] = Field(default_factory=dict, description="explicit "
                                               "credits per service id, overriding Wix's prices "
                                               '(JSON: {"id": "2"})')
@@ -113,6 +128,9 @@ class GateSettings(BaseSettings):
     status_token: SecretStr | None = Field(default=None, description="bearer token for the "
                                            "status endpoint and reload; without it they do "
                                            "not exist (secret)")
+    metrics_token: SecretStr | None = Field(default=None, description="bearer token Prometheus "
+                                            "sends to `serve`'s GET /metrics; without it "
+                                            "there is no /metrics (secret)")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="host names the gate answers for, JSON or comma-separated (*.example.com "
@@ -140,6 +158,16 @@ class GateSettings(BaseSettings):
     @classmethod
     def _off_when_empty(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip().lower() in ("", "off") else value
+
+    @field_validator("decision_log", mode="before")
+    @classmethod
+    def _no_log_when_empty(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _alone_when_empty(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("wix_base_url")
     @classmethod
@@ -205,6 +233,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: secrets are read only from the environment; remove "
                           f"{', '.join(secrets)} from the file and set {names} instead")
     base = path.resolve().parent
+    if isinstance(data.get("decision_log"), str) and data["decision_log"]:
+        data["decision_log"] = str(base / data["decision_log"])
     if "policies" in data:
         given = data["policies"]
         paths = given if isinstance(given, list) else [given]

@@ -1,14 +1,38 @@
-"""Collapse concurrent identical work into one call: the first caller fetches, the rest wait."""
+"""Collapse concurrent identical work into one call: the first caller fetches, the rest wait.
+
+``SingleFlight`` does it within one process. ``FleetFetch`` is the shape of the same idea
+across a fleet of processes (``gate.state.FleetFlight``, through Redis), which the balance
+loader uses for its batches of cold members when the gate shares a Redis.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["SingleFlight"]
+from gate.balances import BalanceSnapshot
+
+__all__ = ["FleetFetch", "SingleFlight"]
 
 T = TypeVar("T")
+#: Reads a batch of members from the source: ``BalanceSource.fetch_many``.
+FetchMany = Callable[[Sequence[str]], Awaitable[dict[str, BalanceSnapshot]]]
+
+
+class FleetFetch(Protocol):
+    """Reads members so that each is read from the source once by the whole fleet.
+
+    ``fetch_many`` answers for every member of ``member_ids`` (``key`` gives a member's cache
+    key): those no other instance is reading through ``fetch``, the others as the instance
+    reading them stored them, or through ``fetch`` after a bounded wait. It raises what
+    ``fetch`` raises.
+    """
+
+    async def fetch_many(
+        self, member_ids: Sequence[str], key: Callable[[str], str], fetch: FetchMany,
+    ) -> dict[str, BalanceSnapshot]: ...
 
 
 class SingleFlight(Generic[T]):
@@ -34,7 +58,7 @@ class SingleFlight(Generic[T]):
         if task is None:
             task = asyncio.ensure_future(fn())
             self._flights[key] = task
-            task.add_done_callback(lambda t, k=key: self._done(k, t))
+            task.add_done_callback(functools.partial(self._done, key))
         return await asyncio.shield(task)
 
     def forget(self, key: str) -> None:

@@ -11,14 +11,22 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["run_server"]
 
 
 @contextlib.contextmanager
-def run_server(app: Any, *, host: str = "127.0.0.1", lifespan: str = "on") -> Iterator[str]:
+def run_server(
+    app: Any, *, host: str = "127.0.0.1", lifespan: Literal["auto", "on", "off"] = "on",
+    http: Literal["h11", "httptools", "auto"] = "h11",
+) -> Iterator[str]:
     """Serve ``app`` with uvicorn on ``host`` and a free port; yield its base URL.
+
+    ``http="h11"`` by default: the pure-Python parser hands every method and path to the app
+    as sent (httptools answers 400 to some before the app sees them), so a test sees what the
+    gate itself does with them. ``booking-gate serve`` lets uvicorn choose (httptools when
+    installed); the benchmarks ask for the same.
 
     The socket is bound before the thread starts, so the URL is valid as soon as it is yielded
     and there is no port race between tests.
@@ -36,7 +44,8 @@ def run_server(app: Any, *, host: str = "127.0.0.1", lifespan: str = "on") -> It
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False,
+                            http=http)
     server = uvicorn.Server(config)
     errors: list[BaseException] = []
 

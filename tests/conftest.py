@@ -22,6 +22,7 @@ from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
 from gate.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
 from gate.shipped import shipped_policies
 from gate.testing import run_server
+from tests.redis_server import RedisServer, redis_server_running
 
 SITE_ID = "test-site-0001"
 
@@ -160,3 +161,19 @@ def demo(emulator: Emulator, clock: FakeClock) -> Iterator[Callable[..., httpx.C
         yield client_as
         for client in clients:
             client.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1 for one test module (skips if not installed)."""
+    with redis_server_running(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The module's redis-server, emptied (and running) for this test."""
+    if redis_server.process is None:
+        redis_server.start()  # a test before this one stopped it
+    redis_server.flush()
+    return redis_server.url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from gate.demo.site import DEMO_PAGES
 from gate.emulator import TOKEN_PATTERN
 from gate.shipped import shipped_policies
 
@@ -33,7 +35,8 @@ def serve_env(emulator_url: str, api_key: str, site_id: str, **extra: str) -> di
         "BOOKING_GATE_WIX_SITE_ID": site_id,
         "BOOKING_GATE_WIX_BASE_URL": emulator_url,
         "BOOKING_GATE_API_SECRET": API_SECRET,
-        "BOOKING_GATE_POLICIES": f'["{shipped_policies()}"]',
+        # The demo studio's rules: the shipped ones, signing in at the demo's /demo/login.
+        "BOOKING_GATE_POLICIES": json.dumps([str(shipped_policies()), str(DEMO_PAGES)]),
         "BOOKING_GATE_WIX_RETRIES": "0",
         # The emulator's tokens are not shaped like Wix's: tell the gate what they look like.
         "BOOKING_GATE_TOKEN_PATTERN": TOKEN_PATTERN,

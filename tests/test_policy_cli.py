@@ -141,7 +141,9 @@ def test_example_files_point_at_and_satisfy_the_schema(path: Path) -> None:
     kind = "policy-test" if path.name.endswith(".test.yaml") else "policy"
     assert first.startswith("# yaml-language-server: $schema=")
     target = (path.parent / first.split("$schema=", 1)[1]).resolve()
-    assert target == SCHEMA_DIR / f"{kind}.schema.json"
+    # The shipped policies carry their own copy, so the line holds wherever the folder lives.
+    assert target.name == f"{kind}.schema.json"
+    assert target.read_text() == (SCHEMA_DIR / f"{kind}.schema.json").read_text()
     located, problems = read_yaml(path.read_bytes(), str(path))
     assert located is not None and not problems
     jsonschema.validate(located.data, json.loads(target.read_text()))

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 import pytest
 from pydantic import SecretStr
 
+from gate.demo.site import DEMO_PAGES
 from gate.emulator import TOKEN_PATTERN
 from gate.service import create_service
 from gate.settings import GateSettings
@@ -97,7 +98,8 @@ def start_gate(emulator_url: str, api_key: str) -> Iterator[Server]:
     held for POSTs that went through never carry over from one proxy's tests to another's."""
     settings = GateSettings(
         wix_api_key=SecretStr(api_key), wix_site_id=SITE_ID, wix_base_url=emulator_url,
-        wix_retries=0, api_secret=SecretStr(API_SECRET), policies=[shipped_policies()],
+        wix_retries=0, api_secret=SecretStr(API_SECRET),
+        policies=[shipped_policies(), DEMO_PAGES],  # the demo studio signs in at /demo/login
         reload_interval=None, token_cookie=TOKEN_COOKIE,
     )
     recorder = Recorder(create_service(settings, token_pattern=TOKEN_PATTERN))

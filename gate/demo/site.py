@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -26,10 +27,13 @@ from gate.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
 from gate.middleware import BookingGate, PolicySource
 from gate.paths import is_same_site_path
 from gate.policy.decision import Decision
+from gate.policy.policyset import PolicySet
 
-__all__ = ["DEMO_SERVICES", "TOKEN_COOKIE", "DemoService", "create_demo_site"]
+__all__ = ["DEMO_PAGES", "DEMO_SERVICES", "TOKEN_COOKIE", "DemoService", "create_demo_site"]
 
 TOKEN_COOKIE = "wix_member_token"
+#: The demo's own pages (``login: /demo/login``), added to the policies the demo runs.
+DEMO_PAGES = Path(__file__).with_name("demo-pages.yaml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,17 @@ def _service(service_id: str) -> DemoService | None:
     return next((s for s in DEMO_SERVICES if s.id == service_id), None)
 
 
+def _with_demo_pages(policies: PolicySource) -> PolicySource:
+    """The policy files to run, and the demo's own pages beside them.
+
+    A loaded PolicySet is taken as it is: its pages were settled when it was compiled.
+    """
+    if isinstance(policies, PolicySet):
+        return policies
+    paths = [policies] if isinstance(policies, str | Path) else list(policies)
+    return [*paths, DEMO_PAGES]
+
+
 def create_demo_site(
     *,
     emulator_url: str,
@@ -191,7 +206,8 @@ def create_demo_site(
 ) -> BookingGate:
     """The sample site wrapped in a BookingGate that reads balances from ``emulator_url``.
 
-    One HTTP client serves the site and the gate; the site's lifespan closes it.
+    One HTTP client serves the site and the gate; the site's lifespan closes it. The demo's
+    pages (``DEMO_PAGES``) are added to ``policies``, so `to: login` reaches /demo/login.
     """
     http = httpx.AsyncClient(timeout=5.0)
 
@@ -214,7 +230,7 @@ def create_demo_site(
     ], lifespan=lifespan)
     gate = BookingGate(
         app,
-        policies=policies,
+        policies=_with_demo_pages(policies),
         wix=WixSettings(api_key=api_key, site_id=site_id, base_url=emulator_url),
         token_cookie=TOKEN_COOKIE,
         http_client=http,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from gate.emulator.app import WIX_ROUTES, create_emulator
 from gate.emulator.quirks import Quirks
-from gate.emulator.seed import BOOKINGS_APP_ID, EmulatorSeed, SeedError, load_seed
+from gate.emulator.seed import BOOKINGS_APP_ID, EmulatorSeed
+from gate.emulator.seed_file import SeedError, load_seed
 
 __all__ = [
     "BOOKINGS_APP_ID",

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from gate.amounts import MAX_DECIMAL_PLACES
+from gate.amounts import SMALLEST_STEP
 from gate.emulator.seed import format_amount
 from gate.strict import StrictModel
 
@@ -38,7 +38,6 @@ AMOUNT_KEYS = frozenset(
 # purpose: a client that treats a oneof such as ``beneficiary`` as "its only key" breaks on it.
 EXTRA_FIELD = "emulatorFutureField"
 _EXTRA_VALUE = {"note": "an unknown field: clients must ignore it"}
-_PADDED = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)  # "7" -> "7.0000"
 
 
 class Quirks(StrictModel):
@@ -112,5 +111,5 @@ def _restyle(text: str, style: str) -> str:
         return text  # not a decimal after all: leave it alone rather than invent one
     if style == "plain":
         return format_amount(number)
-    padded = number.quantize(_PADDED)
+    padded = number.quantize(SMALLEST_STEP)  # "7" -> "7.0000"
     return "0.0000" if padded == 0 else format(padded, "f")  # also folds "-0.0000"

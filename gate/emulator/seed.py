@@ -4,27 +4,22 @@ Items put Bookings services into item sets; a pool's benefits name item sets and
 the seed alone decides which member can pay for which service, and at what cost (reference §6).
 
 The seed never holds the API key or the site id; those are arguments of ``create_emulator`` so
-that no secret ever lives in a data file.
+that no secret ever lives in a data file. Reading a seed file is ``seed_file``'s job.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
-    ValidationError,
     model_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gate.amounts import parse_amount
 from gate.balances import BOOKINGS_APP_ID, PRICING_PLANS_NAMESPACE, KnownPoolStatus
@@ -38,13 +33,11 @@ __all__ = [
     "EmulatorSeed",
     "SeedBalance",
     "SeedBenefit",
-    "SeedError",
     "SeedItem",
     "SeedMember",
     "SeedVisitor",
     "SignedAmount",
     "format_amount",
-    "load_seed",
 ]
 
 # The Wix Bookings app id: the provider of every benefit a class pack grants (reference §6).
@@ -53,10 +46,6 @@ __all__ = [
 
 # uuid5 namespace for every id the emulator derives, so derived ids are the same on every run.
 ID_NAMESPACE = uuid.UUID("3f0c2a55-6d0e-4b8e-9a51-0c1e7d2b9a10")
-
-
-class SeedError(ValueError):
-    """The seed file cannot be read or does not validate; the message names the field."""
 
 
 def format_amount(value: Decimal) -> str:
@@ -247,17 +236,3 @@ def _unique(field: str, values: list[str]) -> None:
         if value in seen:
             raise ValueError(f"{field}: duplicate value {value!r}")
         seen.add(value)
-
-
-def load_seed(path: str | Path) -> EmulatorSeed:
-    """Read and validate a seed file: JSON when it ends in ``.json``, YAML otherwise."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else YAML(typ="safe").load(text)
-    except (OSError, ValueError, YAMLError) as exc:
-        raise SeedError(f"{path}: cannot read seed: {exc}") from exc
-    try:
-        return EmulatorSeed.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        raise SeedError(f"{path}: invalid seed: {exc}") from exc

@@ -6,13 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
 
 from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
 from gate.errors import PolicyProblem
 from gate.identity.base import ANONYMOUS, Identity
+from gate.policy.case_errors import validate_test_file
 from gate.policy.cases_model import (
     CaseModel,
     ExpectModel,
@@ -21,10 +19,10 @@ from gate.policy.cases_model import (
     PoolModel,
     RequestModel,
 )
-from gate.policy.compiler import check_policies, discover_policy_files
+from gate.policy.compiler import check_policies
 from gate.policy.context import Facts
 from gate.policy.decision import Decision
-from gate.policy.messages import field_message
+from gate.policy.discovery import discover_policy_files
 from gate.policy.policyset import PolicySet
 from gate.policy.yaml_source import Located, read_yaml
 
@@ -102,7 +100,7 @@ def _read_test_file(
     problems.extend(found)
     if located is None or found:
         return None
-    model = _validate(name, located, problems)
+    model = validate_test_file(name, located, problems)
     return None if model is None else (located, model)
 
 
@@ -125,70 +123,6 @@ def _run_file(path: Path, report: TestReport, loaded: dict[Path, PolicySet | Non
         passed, expected, actual = _compare(case, decision)
         line = located.at(("cases", index))[0]
         report.results.append(CaseResult(name, line, case.name, passed, expected, actual))
-
-
-def _validate(
-    file: str, located: Located, problems: list[PolicyProblem]
-) -> PolicyTestFileModel | None:
-    try:
-        return PolicyTestFileModel.model_validate(located.data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            raw_loc = tuple(error["loc"])
-            # Union branches show up in the path as type names: "literal[...]", "MemberModel",
-            # or "function-after[...]" for a model with a validator. None is a place to report.
-            branch = next((p for p in raw_loc if isinstance(p, str) and (
-                p[:1].isupper() or p.startswith(("literal[", "function-")))), None)
-            # Unions report one error per branch; keep only the branch the writer meant.
-            if branch is not None and branch.startswith("literal[") == isinstance(
-                    _value_at(located.data, raw_loc[:raw_loc.index(branch)]), dict):
-                continue
-            loc = tuple(p for p in raw_loc if p != branch)
-            error["loc"] = loc
-            line, col = located.key_at(loc) if error["type"] == "extra_forbidden" \
-                else located.at(loc)
-            if error["type"] == "timezone_aware":
-                message = (f"`{loc[-1]}` needs its time zone: write it like "
-                           "\"2026-12-25T10:00:00Z\" (Z means UTC) or \"...T10:00:00+01:00\"")
-            elif error["type"] == "value_error" and loc[-1:] == ("expect",):
-                message = ("`expect` needs exactly one of  allow: true,  redirect: /page  or  "
-                           "deny: 403 (or just  expect: allow)")
-            elif error["type"] == "string_pattern_mismatch" and loc[-1] in ("redirect", "path"):
-                message = (f"`{loc[-1]}` is a page of this site: start it with /, like "
-                           "/plans-pricing")
-            elif branch is not None and branch.startswith("literal["):
-                message = (f"`{error.get('input')}` is not a kind of {loc[-1]}: use one of "
-                           f"{_choices(branch)}, or the settings of one")
-            else:
-                message = field_message(dict(error), _allowed_fields(loc), "in a test file")
-            problems.append(PolicyProblem(file, line, col, message, code=error["type"]))
-        return None
-
-
-def _choices(branch: str) -> str:
-    return ", ".join(c.strip(" '") for c in branch.removeprefix("literal[")[:-1].split(","))
-
-
-def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
-def _allowed_fields(loc: tuple[Any, ...]) -> tuple[str, ...]:
-    models: dict[str, type[BaseModel]] = {
-        "member": MemberModel, "request": RequestModel, "expect": ExpectModel,
-        "pools": PoolModel,
-    }
-    for part in reversed(loc[:-1]):
-        if isinstance(part, str) and part in models:
-            return tuple(models[part].model_fields)
-    if "cases" in loc[:-1]:
-        return tuple(CaseModel.model_fields)
-    return tuple(PolicyTestFileModel.model_fields)
 
 
 def decide_case(

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
+    BaseModel,
     BeforeValidator,
     Field,
     WithJsonSchema,
     model_validator,
 )
 
-from gate.amounts import AMOUNT_PATTERN
+from gate.amounts import AMOUNT_PATTERN, parse_amount
 from gate.balances import KnownPoolStatus
 from gate.strict import StrictModel
 
 __all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
-           "RequestModel"]
+           "RequestModel", "fields_at"]
 
 _AMOUNT_PATTERN = f"^{AMOUNT_PATTERN}$"  # the same amounts Wix may send
 
@@ -30,10 +32,17 @@ def _amount_text(value: object) -> object:
     return str(value) if isinstance(value, int | float) else value
 
 
+def _amount_checked(text: str) -> str:
+    # gate.amounts says what is wrong and what to write ("2.12345" has 5 decimal places...);
+    # a pattern would only say that the text does not match a regular expression.
+    parse_amount(text, negative=True, plus=True)
+    return text
+
+
 Amount = Annotated[
     str,
     BeforeValidator(_amount_text),
-    Field(pattern=_AMOUNT_PATTERN),
+    AfterValidator(_amount_checked),
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": _AMOUNT_PATTERN},
                               {"type": "number"}]}),
 ]
@@ -111,3 +120,17 @@ class PolicyTestFileModel(StrictModel):
     now: AwareDatetime | None = Field(default=None, strict=False,
                                       description="The clock for every case.")
     cases: list[CaseModel] = Field(min_length=1)
+
+
+def fields_at(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    """The settings a test file may have where ``loc`` points, for "did you mean" hints."""
+    models: dict[str, type[BaseModel]] = {
+        "member": MemberModel, "request": RequestModel, "expect": ExpectModel,
+        "pools": PoolModel,
+    }
+    for part in reversed(loc[:-1]):
+        if isinstance(part, str) and part in models:
+            return tuple(models[part].model_fields)
+    if "cases" in loc[:-1]:
+        return tuple(CaseModel.model_fields)
+    return tuple(PolicyTestFileModel.model_fields)

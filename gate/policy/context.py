@@ -23,8 +23,8 @@ from gate.balances import (
 )
 from gate.identity.base import Identity
 
-__all__ = ["PER_REQUEST_VARIABLES", "VARIABLES", "VARIABLE_NAMES", "Facts", "Variable",
-           "variables_read"]
+__all__ = ["PER_REQUEST_VARIABLES", "QUOTED_TEXT", "VARIABLES", "VARIABLE_NAMES", "Facts",
+           "Variable", "variables_read"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +81,13 @@ VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
 #: What changes from one request to the next for the same member, service and method.
 PER_REQUEST_VARIABLES = frozenset({"now", "today", "path", "balance_age"})
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+#: Text in quotes inside a condition: what it holds is never a name or an operator.
+QUOTED_TEXT = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 
 def variables_read(source: str) -> tuple[str, ...]:
     """The declared variables a condition mentions (outside its quoted text), in order."""
-    names = _IDENT.findall(_STRING_LITERAL.sub("", source))
+    names = _IDENT.findall(QUOTED_TEXT.sub("", source))
     return tuple(dict.fromkeys(n for n in names if n in VARIABLE_NAMES))
 
 

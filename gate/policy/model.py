@@ -17,6 +17,7 @@ __all__ = [
     "ACTIONS",
     "API_VERSION",
     "ERROR_CAUSES",
+    "PAGE_NAME_PATTERN",
     "OnErrorModel",
     "OutcomeModel",
     "PolicyFileModel",
@@ -27,6 +28,8 @@ API_VERSION = "booking-gate/v1"
 #: ``10``, ``10s``, ``1.5m``: seconds or minutes.
 MAX_AGE_PATTERN = r"^\d{1,6}(\.\d{1,3})?\s*(s|m)$"
 ACTIONS = ("allow", "redirect", "deny")
+#: A page's name in ``pages:``, as a rule's ``to:`` names it: ``login``, ``plans-page``.
+PAGE_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 
 Action = Literal["allow", "redirect", "deny"]
 
@@ -37,8 +40,8 @@ def _to() -> Any:
     return Field(
         default=None,
         description="redirect only: where to send the visitor. A path on this site, like "
-        "/plans-pricing.",
-        examples=["/plans-pricing"],
+        "/plans-pricing, or the name of a page from `pages:`, like login.",
+        examples=["/plans-pricing", "login"],
     )
 
 
@@ -182,5 +185,12 @@ class PolicyFileModel(StrictModel):
         "cannot be checked, a rule failed, the gate is set up wrong): one action for all, or "
         "one per cause (upstream, identity, rule, config). A 503 'try again shortly' page "
         "for every cause not given; identity failures never allow.",
+    )
+    pages: dict[Annotated[str, Field(pattern=PAGE_NAME_PATTERN)], str] | None = Field(
+        default=None,
+        description="Pages of your site by name, for `to:`: a rule with `to: login` sends "
+        "visitors to the page named login. login is / (the home page) unless set here, like "
+        "login: /account/login. Each page is set in one file only.",
+        examples=[{"login": "/account/login"}],
     )
     rules: list[RuleModel] = Field(default_factory=list, description="The rules, in order.")

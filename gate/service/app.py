@@ -9,8 +9,10 @@
     *    /v1/forward-auth/render  the full redirect or deny page, for nginx's error_page
     GET  /v1/status               policy version, last reload, shadow counts (status token)
     POST /v1/status/reload        reload the policy files now                 (status token)
+    GET  /metrics                 Prometheus metrics                         (metrics token)
 
-Without BOOKING_GATE_STATUS_TOKEN the status endpoints do not exist (404). With
+Without BOOKING_GATE_STATUS_TOKEN the status endpoints do not exist (404), nor does /metrics
+without BOOKING_GATE_METRICS_TOKEN (and then no metrics are counted). With
 BOOKING_GATE_ALLOWED_HOSTS, a request to any other host gets a 400 from every endpoint. Every
 response is ``Cache-Control: no-store`` with ``Vary: Cookie, Authorization, Accept``.
 """
@@ -33,6 +35,8 @@ from gate.admin import AdminEndpoints
 from gate.assemble import Parts, assemble, checkouts_from_settings, options_from_settings
 from gate.errors import ConfigError
 from gate.hosts import AllowedHosts
+from gate.observe.exposition import MetricsEndpoint
+from gate.observe.metrics import GateMetrics
 from gate.responses import PRIVATE
 from gate.routes import RouteMatcher
 from gate.secrets import GENERATE_HINT, check_secret
@@ -43,9 +47,11 @@ from gate.settings import GateSettings
 from gate.webhooks import WebhookReceiver
 from gate.webhooks.http import receive_webhook
 
-__all__ = ["STATUS_PATH", "create_service"]
+__all__ = ["METRICS_PATH", "STATUS_PATH", "create_service"]
 
 STATUS_PATH = "/v1/status"
+METRICS_PATH = "/metrics"
+_METRICS_TOKEN = "the metrics token (BOOKING_GATE_METRICS_TOKEN)"
 #: A Wix failure younger than this, with no success since, makes the gate not ready.
 _READY_WINDOW = 60.0
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -72,13 +78,19 @@ def create_service(
                           "BOOKING_GATE_STATUS_TOKEN, or remove the path")
     hosts = AllowedHosts(settings.allowed_hosts) if settings.allowed_hosts else None
     merged = {**options_from_settings(settings), **options}
+    metrics_token = None
+    if settings.metrics_token is not None:
+        # Checked before anything is built: a weak token must not leave a log file open.
+        metrics_token = check_secret(settings.metrics_token.get_secret_value(), _METRICS_TOKEN)
+        merged.setdefault("metrics", GateMetrics())
     parts = assemble(**merged)
     routes = RouteMatcher(checkouts_from_settings(settings))
     api = DecisionApi(parts.core, secret=secret, tokens=parts.tokens)
     forward = ForwardAuth(parts.core, routes, parts.resolvers)
     webhooks = (
         WebhookReceiver(public_key=settings.wix_webhook_public_key.get_secret_value(),
-                        on_member=parts.core.invalidate)
+                        on_member=parts.core.invalidate,
+                        dedupe=parts.shared.dedupe if parts.shared is not None else None)
         if settings.wix_webhook_public_key is not None else None
     )
     admin = AdminEndpoints(parts.core, settings.status_path or STATUS_PATH,
@@ -115,6 +127,10 @@ def create_service(
             # status token, before looking at the method (a 405 would say it is there).
             Route(admin.status_path, admin),
             Route(admin.status_path + "/reload", admin),
+            # Raw ASGI too: 404 without a metrics token, 401 without the right one, then 405.
+            *([Route(METRICS_PATH, MetricsEndpoint(parts.metrics, token=metrics_token,
+                                                   setting=_METRICS_TOKEN))]
+              if parts.metrics is not None else []),
         ],
         lifespan=lifespan,
         middleware=[Middleware(ServiceGuard, hosts=hosts)],
@@ -145,4 +161,8 @@ def _readyz(parts: Parts) -> Response:
             ready = not (failing and now - error[0] < _READY_WINDOW)
     body = {"ready": ready, "policyVersion": policies.version, "rules": len(policies.rules),
             "upstream": upstream}
+    if parts.shared is not None:
+        # Still ready while Redis is down: each instance then decides with its own memory
+        # and a local share of the budget (docs/redis.md).
+        body["redis"] = parts.shared.readiness()
     return JSONResponse(body, status_code=200 if ready else 503, headers=PRIVATE)

@@ -27,6 +27,9 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
+        #: How many times the circuit has opened (again after a failed probe included): a
+        #: metric can show an outage shorter than the interval between two scrapes.
+        self.opened = 0
 
     @property
     def state(self) -> str:
@@ -53,5 +56,7 @@ class CircuitBreaker:
     def failure(self) -> None:
         self._failures += 1
         if self._probing or self._failures >= self._threshold:
+            if self._opened_at is None or self._probing:
+                self.opened += 1
             self._opened_at = self._clock()
             self._probing = False

@@ -6,8 +6,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Priority", "UpstreamBudget"]
+__all__ = ["CallBudget", "Priority", "UpstreamBudget"]
 
 
 class Priority(Enum):
@@ -20,6 +21,27 @@ class Priority(Enum):
     NEW_TOKEN = "new_token"
     #: Looking up a service id the catalog does not hold: made-up ids cost this share.
     NEW_SERVICE = "new_service"
+
+
+@runtime_checkable
+class CallBudget(Protocol):
+    """What the Wix transport, the batcher and the metrics need of a budget.
+
+    ``take`` is async so that a budget shared by a fleet (``gate.state.SharedBudget``, in
+    Redis) can implement it. It has a name of its own rather than making ``try_take`` a
+    coroutine: a caller left calling ``try_take`` without ``await`` would get a coroutine,
+    which is truthy, and every call would pass. ``remaining`` and ``pace`` answer at once from
+    what the budget already knows.
+    """
+
+    limit: int
+    window: float
+
+    async def take(self, priority: Priority = Priority.CHECKOUT) -> bool: ...
+
+    def remaining(self) -> int: ...
+
+    def pace(self) -> float: ...
 
 
 class UpstreamBudget:
@@ -44,9 +66,15 @@ class UpstreamBudget:
             raise ValueError("the budget needs a positive limit and window")
         self.limit = limit
         self.window = window
+        #: The shares as given, so a budget of another kind (shared, or a local share of
+        #: this one) can be built with the same rules.
+        self.reserve_share = reserve
+        self.new_token_share = new_token_share
         self._clock = clock
-        self._reserve = int(limit * reserve)
-        self._token_cap = max(1, int(limit * new_token_share))
+        #: Calls left below which only checkouts may call; at most this many per window for
+        #: unseen tokens (and, apart, for unknown services).
+        self.reserve = int(limit * reserve)
+        self.token_cap = max(1, int(limit * new_token_share))
         self._calls: deque[float] = deque()
         self._token_calls: deque[float] = deque()
         self._service_calls: deque[float] = deque()
@@ -60,11 +88,14 @@ class UpstreamBudget:
 
     def pace(self) -> float:
         """How long the next batch of reads should wait to gather more members: nothing while
-        less than half the budget is spent, then the spacing that spreads the rest evenly."""
+        less than half the budget is spent, then the spacing that spreads the rest evenly
+        (see ``pace_for``)."""
         self._expire(self._clock())
-        if len(self._calls) < self.limit // 2:
-            return 0.0
-        return self.window / self.limit
+        return pace_for(len(self._calls), self.limit, self.window)
+
+    async def take(self, priority: Priority = Priority.CHECKOUT) -> bool:
+        """``try_take`` for callers that may be handed any ``CallBudget``."""
+        return self.try_take(priority)
 
     def try_take(self, priority: Priority = Priority.CHECKOUT) -> bool:
         """Spend one call if this priority may; False means: do without it."""
@@ -73,11 +104,11 @@ class UpstreamBudget:
         left = self.limit - len(self._calls)
         if left <= 0:
             return False
-        if priority is Priority.BACKGROUND and left <= self._reserve:
+        if priority is Priority.BACKGROUND and left <= self.reserve:
             return False
         if priority is Priority.NEW_TOKEN or priority is Priority.NEW_SERVICE:
             capped = self._token_calls if priority is Priority.NEW_TOKEN else self._service_calls
-            if len(capped) >= self._token_cap or left <= self._reserve:
+            if len(capped) >= self.token_cap or left <= self.reserve:
                 return False
             capped.append(now)
         self._calls.append(now)
@@ -88,3 +119,20 @@ class UpstreamBudget:
         for calls in (self._calls, self._token_calls, self._service_calls):
             while calls and calls[0] <= horizon:
                 calls.popleft()
+
+
+#: The longest a batch is held back: a decision waits for its batch, and has 3 s by default.
+MAX_PACE = 1.0
+
+
+def pace_for(used: int, limit: int, window: float) -> float:
+    """The batch spacing for ``used`` calls of ``limit`` spent: the rule both budgets follow.
+
+    At most ``MAX_PACE``: with a small budget (10 a minute: 6 s apart) every held batch would
+    outlive the decisions waiting for it. Nothing once the budget is spent: no call can go
+    out, so the batch fails at once and the decisions fall back to older credits now, not
+    after a wait.
+    """
+    if used < limit // 2 or used >= limit:
+        return 0.0
+    return min(window / limit, MAX_PACE)

@@ -13,6 +13,10 @@ A failing ``on_member`` still answers 200, outcome ``"failed"``, logged at ERROR
 traceback: Wix's retry policy is undocumented, and the balance cache TTL already bounds how
 long a missed invalidation can matter, so a 5xx would buy an unknown number of redeliveries
 and nothing else. The event id is forgotten, so a redelivery Wix makes anyway is processed.
+
+Dedupe is this process's memory, and, with ``dedupe`` (a fleet sharing a Redis:
+``gate.state.FleetDedupe``), the fleet's too: a redelivery that reaches another instance is a
+duplicate there as well.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 from cachetools import TTLCache
@@ -39,7 +43,7 @@ from gate.webhooks._events import (
     peek_id,
 )
 
-__all__ = ["PUBLIC_KEY_ENV", "Outcome", "WebhookReceiver", "WebhookResult"]
+__all__ = ["PUBLIC_KEY_ENV", "EventDedupe", "Outcome", "WebhookReceiver", "WebhookResult"]
 
 logger = logging.getLogger("booking_gate.webhooks")
 
@@ -47,6 +51,15 @@ PUBLIC_KEY_ENV = "BOOKING_GATE_WIX_WEBHOOK_PUBLIC_KEY"
 
 #: What happened to a webhook; "failed" means verified but on_member raised.
 Outcome = Literal["invalidated", "duplicate", "ignored", "rejected", "failed"]
+
+
+class EventDedupe(Protocol):
+    """Event ids seen beyond this process. ``claim`` is True for the first claim of an id
+    (and when it cannot tell: this process's own dedupe has already passed it)."""
+
+    async def claim(self, event_id: str) -> bool: ...
+
+    async def forget(self, event_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,7 @@ class WebhookReceiver:
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.monotonic,
         event_types: Iterable[str] = DEFAULT_EVENT_TYPES,
+        dedupe: EventDedupe | None = None,
     ) -> None:
         if max_body <= 0 or dedupe_size <= 0 or not dedupe_ttl > 0 or not 0 <= leeway < math.inf:
             raise ConfigError("webhook limits must be positive (leeway: zero or more seconds)")
@@ -91,6 +105,7 @@ class WebhookReceiver:
         self._event_types = frozenset(event_types)
         # Wall clock for exp/iat (they are Unix times); ``timer`` (monotonic) for dedupe TTLs.
         self._seen: TTLCache[str, bool] = TTLCache(dedupe_size, dedupe_ttl, timer=timer)
+        self._fleet = dedupe
 
     def __repr__(self) -> str:
         return (f"WebhookReceiver(max_body={self.max_body}, leeway={self.leeway}, "
@@ -130,6 +145,8 @@ class WebhookReceiver:
         if event_id in self._seen:
             return WebhookResult(200, "duplicate", event_id, event_type), None
         self._seen[event_id] = True  # claimed before the first await: concurrent replays dedupe
+        if not await self._claim_in_fleet(event_id):
+            return WebhookResult(200, "duplicate", event_id, event_type), None
         if not members:
             return WebhookResult(200, "ignored", event_id, event_type,
                                  reason="no member id in event"), None
@@ -142,9 +159,22 @@ class WebhookReceiver:
         if not failures:
             return WebhookResult(200, "invalidated", event_id, event_type, members), None
         self._seen.pop(event_id, None)  # let a redelivery try again
+        if self._fleet is not None:
+            await self._fleet.forget(event_id)
         kinds = ",".join(sorted({type(exc).__name__ for exc in failures}))
         reason = f"on_member failed for {len(failures)} of {len(members)}: {kinds}"
         return WebhookResult(200, "failed", event_id, event_type, members, reason), failures[0]
+
+    async def _claim_in_fleet(self, event_id: str) -> bool:
+        """Has no other instance acted on this event? A dedupe that fails says yes: acting
+        twice costs a read of the member; not acting could keep a stale balance."""
+        if self._fleet is None:
+            return True
+        try:
+            return await self._fleet.claim(event_id)
+        except Exception:
+            logger.exception("the fleet's webhook dedupe failed; acting on event %r", event_id)
+            return True
 
     def _verify(self, token: bytes) -> dict[str, Any]:
         """Return the claims of a token signed RS256 by Wix's key, or raise Rejected."""

@@ -18,7 +18,7 @@ from gate.errors import (
     UpstreamDataError,
 )
 from gate.upstream.breaker import CircuitBreaker
-from gate.upstream.budget import UpstreamBudget
+from gate.upstream.budget import CallBudget
 from gate.wix.models import (
     Balance,
     Item,
@@ -28,7 +28,7 @@ from gate.wix.models import (
     QueryPoolsResponse,
     TokenInfo,
 )
-from gate.wix.transport import WixTransport
+from gate.wix.transport import ResponseHook, UpstreamSpan, WixTransport
 
 __all__ = ["DEFAULT_BASE_URL", "WixClient"]
 
@@ -43,6 +43,9 @@ BALANCES_QUERY = "/benefit-programs/v1/balances/query"
 POOLS_QUERY = "/benefit-programs/v1/pools/query"
 ITEMS_QUERY = "/benefit-programs/v1/items/query"
 TOKEN_INFO = "/oauth2/token-info"
+#: What metrics and traces call each endpoint: a fixed set, whatever the path holds.
+ENDPOINTS = {BALANCES_QUERY: "balances/query", POOLS_QUERY: "pools/query",
+             ITEMS_QUERY: "items/query", TOKEN_INFO: "token-info"}
 #: Wix's documented maximum for cursorPaging.limit.
 MAX_PAGE_SIZE = 100
 # A member with more pools than this is not a studio customer; stop rather than loop forever.
@@ -61,6 +64,9 @@ class WixClient:
     a new one, so a gate can start, stop and start again in one process. ``retries`` applies
     only to errors worth retrying (connection failures, timeouts, 429 and 5xx). Every call is
     paid from ``budget`` and stopped by ``breaker`` while Wix keeps failing.
+
+    ``on_response`` and ``upstream_span`` watch each attempt (``gate.wix.transport``): the
+    gate's metrics and traces. Both are optional and cost nothing when absent.
     """
 
     def __init__(
@@ -72,8 +78,10 @@ class WixClient:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 5.0,
         retries: int = 1,
-        budget: UpstreamBudget | None = None,
+        budget: CallBudget | None = None,
         breaker: CircuitBreaker | None = None,
+        on_response: ResponseHook | None = None,
+        upstream_span: UpstreamSpan | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         headers = {"Content-Type": "application/json"}
@@ -83,7 +91,8 @@ class WixClient:
             headers["wix-site-id"] = site_id
         self.transport = WixTransport(http=http, base_url=self._base_url, headers=headers,
                                       timeout=timeout, retries=retries, budget=budget,
-                                      breaker=breaker)
+                                      breaker=breaker, on_response=on_response,
+                                      upstream_span=upstream_span)
 
     def __repr__(self) -> str:
         return f"WixClient(base_url={self._base_url!r})"
@@ -167,4 +176,5 @@ class WixClient:
         app_auth: bool = True,
     ) -> ModelT:
         return await self.transport.call(method, path, model, json_body=json_body,
-                                         app_auth=app_auth)
+                                         app_auth=app_auth,
+                                         endpoint=ENDPOINTS.get(path, "other"))

@@ -3,6 +3,12 @@
 Every response becomes a model or one of the errors in ``gate.errors``; nothing from httpx
 leaks out. Error messages name the endpoint, status and Wix's own message, never the API key,
 the site id header or a member's token.
+
+Each attempt can be watched (metrics, traces): ``on_response(endpoint, status)`` is called once
+per attempt, and ``upstream_span(endpoint, method)`` wraps it. ``endpoint`` is a fixed template
+(``balances/query``), never a URL; ``status`` is the HTTP status (``"200"``) or why no answer
+came: ``timeout``, ``error``, ``budget`` (not sent: the call budget is spent) or
+``breaker_open`` (not sent: the circuit breaker is open).
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import httpx
@@ -29,9 +36,16 @@ from gate.errors import (
     UpstreamUnavailable,
 )
 from gate.upstream.breaker import CircuitBreaker
-from gate.upstream.budget import Priority, UpstreamBudget
+from gate.upstream.budget import CallBudget, Priority, UpstreamBudget
 
-__all__ = ["MAX_ANSWER_BYTES", "WixTransport", "call_priority"]
+__all__ = ["MAX_ANSWER_BYTES", "ResponseHook", "UpstreamSpan", "WixTransport", "call_priority"]
+
+logger = logging.getLogger("booking_gate")
+
+#: Told how each attempt ended: ``(endpoint, status)``. Runs on the event loop: cheap, no I/O.
+ResponseHook = Callable[[str, str], None]
+#: Wraps one attempt, ``(endpoint, method)``; yields a function to call with its status.
+UpstreamSpan = Callable[[str, str], AbstractContextManager[Callable[[str], None]]]
 
 #: The largest answer the gate reads from Wix. A member's pools are a few KB; anything near
 #: this is not a real answer, and reading it would hold the event loop and the memory.
@@ -65,8 +79,10 @@ class WixTransport:
         headers: dict[str, str],
         timeout: float,
         retries: int,
-        budget: UpstreamBudget | None = None,
+        budget: CallBudget | None = None,
         breaker: CircuitBreaker | None = None,
+        on_response: ResponseHook | None = None,
+        upstream_span: UpstreamSpan | None = None,
     ) -> None:
         self._shared = http
         self._own: httpx.AsyncClient | None = None
@@ -74,12 +90,14 @@ class WixTransport:
         self._headers = headers
         self._timeout = timeout
         self._retries = retries
-        self.budget = budget or UpstreamBudget()
+        self.budget: CallBudget = budget or UpstreamBudget()
         self.breaker = breaker or CircuitBreaker()
         #: When Wix last answered as documented, and when (and how) it last failed, on the
         #: monotonic clock: what /readyz reports.
         self.last_ok: float | None = None
         self.last_error: tuple[float, str] | None = None
+        self._on_response = on_response
+        self._upstream_span = upstream_span
 
     def _http(self) -> httpx.AsyncClient:
         if self._shared is not None:
@@ -95,17 +113,22 @@ class WixTransport:
 
     async def call(
         self, method: str, path: str, model: type[ModelT], *, json_body: Any = None,
-        app_auth: bool = True,
+        app_auth: bool = True, endpoint: str = "other",
     ) -> ModelT:
         """One logical call: retried on 429, 5xx and connection errors only, with backoff,
-        jitter and Wix's Retry-After, each attempt paid from the budget."""
+        jitter and Wix's Retry-After, each attempt paid from the budget.
+
+        ``endpoint`` names the call for metrics and traces: a fixed template, never the path
+        of a particular record (it would be a label with no bound).
+        """
         try:
             async for attempt in stamina.retry_context(
                 on=_retry_hook, attempts=self._retries + 1, timeout=self._timeout * 2,
                 wait_initial=0.05, wait_max=1.0, wait_jitter=0.1,
             ):
                 with attempt:
-                    result = await self._attempt(method, path, model, json_body, app_auth)
+                    result = await self._attempt(method, path, endpoint, model, json_body,
+                                                 app_auth)
         except SourceError as exc:
             self.last_error = (time.monotonic(), exc.kind)
             raise
@@ -113,12 +136,25 @@ class WixTransport:
         return result
 
     async def _attempt(
-        self, method: str, path: str, model: type[ModelT], json_body: Any, app_auth: bool
+        self, method: str, path: str, endpoint: str, model: type[ModelT], json_body: Any,
+        app_auth: bool,
+    ) -> ModelT:
+        if self._upstream_span is None:
+            return await self._try(method, path, endpoint, model, json_body, app_auth, None)
+        with self._upstream_span(endpoint, method) as mark:
+            return await self._try(method, path, endpoint, model, json_body, app_auth, mark)
+
+    async def _try(
+        self, method: str, path: str, endpoint: str, model: type[ModelT], json_body: Any,
+        app_auth: bool, mark: Callable[[str], None] | None,
     ) -> ModelT:
         if not self.breaker.allow():
+            self._ended(endpoint, "breaker_open", mark)
             raise UpstreamUnavailable(f"{method} {path}: Wix kept failing; not calling it "
                                       "during the cool-down", retryable=False)
-        if not self.budget.try_take(_priority.get()):
+        # Awaited: a budget shared by the fleet asks Redis (briefly; see gate.state).
+        if not await self.budget.take(_priority.get()):
+            self._ended(endpoint, "budget", mark)
             raise UpstreamBudgetSpent(f"{method} {path}: the Wix call budget is spent for now")
         try:
             # The whole exchange, not just each read: a dripped or endless answer is cut off.
@@ -126,15 +162,32 @@ class WixTransport:
                 status, headers, body = await self._exchange(method, path, json_body, app_auth)
         except TimeoutError:
             self.breaker.failure()
+            self._ended(endpoint, "timeout", mark)
             raise UpstreamUnavailable(f"{method} {path}: timed out") from None
         except UpstreamUnavailable:
             self.breaker.failure()
+            self._ended(endpoint, "error", mark)
+            raise
+        except SourceError:
+            # No usable answer (too large, or a header we could not send): not Wix failing.
+            self._ended(endpoint, "error", mark)
             raise
         if status == 429 or status >= 500:
             self.breaker.failure()
         else:
             self.breaker.success()
+        self._ended(endpoint, str(status), mark)
         return _parse(method, path, status, headers, body, model)
+
+    def _ended(self, endpoint: str, status: str, mark: Callable[[str], None] | None) -> None:
+        """Tell whoever watches how the attempt ended; watching never changes the call."""
+        try:
+            if mark is not None:
+                mark(status)
+            if self._on_response is not None:
+                self._on_response(endpoint, status)
+        except Exception:
+            logger.exception("booking-gate upstream hook failed")
 
     async def _exchange(
         self, method: str, path: str, json_body: Any, app_auth: bool
@@ -156,7 +209,8 @@ class WixTransport:
                     chunks.append(chunk)
                 return response.status_code, response.headers, b"".join(chunks)
         except httpx.TimeoutException:
-            raise UpstreamUnavailable(f"{method} {path}: timed out") from None
+            # The same as the overall deadline running out: one place says "timed out".
+            raise TimeoutError from None
         except (httpx.LocalProtocolError, UnicodeEncodeError):
             # A header we were about to send is invalid: a key or token with a stray newline
             # or non-ASCII text. Its text would contain the value, so it is never quoted.

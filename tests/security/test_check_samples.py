@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from gate.cli import main
-from gate.policy.compiler import _samples, check_policies
+from gate.policy.compiler import check_policies
+from gate.policy.samples import sample_requests
 from tests.security.support import record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +33,8 @@ def _warnings(tmp_path: Path, *rules: str) -> list[tuple[str | None, str]]:
 
 
 def test_the_samples_are_realistic() -> None:
-    labels = [label for label, _ in _samples()]
-    facts = [f for _, f in _samples()]
+    labels = [label for label, _ in sample_requests()]
+    facts = [f for _, f in sample_requests()]
     record("check: sample requests", len(labels), 30)
     assert any(not f.identity.signed_in for f in facts)  # visitors
     assert any(f.balance is not None and not f.balance.pools for f in facts)  # no plan

@@ -264,9 +264,9 @@ def test_a_rule_that_cannot_be_evaluated_is_rule(tmp_path: Path) -> None:
 
 
 def _facts() -> dict[str, Any]:
-    from gate.policy.compiler import _samples
+    from gate.policy.samples import sample_requests
 
-    return next(facts for label, facts in _samples() if "2.5" in label).as_cel()
+    return next(facts for label, facts in sample_requests() if "2.5" in label).as_cel()
 
 
 @pytest.mark.parametrize("on_error", [ALLOW_ALL, BY_CAUSE], ids=["allow-for-all", "by-cause"])
@@ -326,3 +326,31 @@ def test_policy_tests_can_ask_for_an_unverifiable_member(tmp_path: Path) -> None
     report = run_policy_tests([tmp_path])
     assert (report.passed, report.failed, report.problems) == (2, 0, [])
 
+
+
+class _Hanging(_Source):
+    """Every fetch waits forever: the first submission holds its member's turn to the end."""
+
+    async def fetch(self, member_id: str) -> BalanceSnapshot:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_a_submission_still_waiting_for_its_turn_never_opens(tmp_path: Path) -> None:
+    """Under `upstream: allow`, the first submission's Wix timeout may open (declared), but the
+    second tab, timed out while waiting behind it, must not: that would spend one credit
+    twice."""
+    parts = assemble(policies=_policies(tmp_path, BY_CAUSE), source=_Hanging(),
+                     resolvers=[_Nobody()], service_costs={"yoga": "1"},
+                     decision_deadline=0.1)
+
+    async def two_tabs() -> list[Decision]:
+        ask = [parts.core.decide(_member, service_id="yoga", path="/booking-form",
+                                 method="POST") for _ in range(2)]
+        return list(await asyncio.gather(*ask))
+
+    first, second = asyncio.run(two_tabs())
+    assert first.allows and first.cause == "upstream"
+    assert not second.allows
+    assert second.cause == "identity"
+    assert second.error is not None and "another submission" in second.error
