@@ -65,8 +65,8 @@ def bare() -> Any:
 
 def emulator(seed: str | None = None, latency: float = 0.0) -> Any:
     """The Wix emulator on ``seed`` (a path), or on the scenario seed (fixed tokens)."""
-    from gate.emulator import SCENARIO_SEED_PATH, create_emulator, load_seed
-    from gate.emulator.state import Latency
+    from gate.tooling.emulator import SCENARIO_SEED_PATH, create_emulator, load_seed
+    from gate.tooling.emulator.state import Latency
 
     app = create_emulator(load_seed(seed or SCENARIO_SEED_PATH), api_key=API_KEY,
                           site_id=SITE_ID)
@@ -84,22 +84,23 @@ def supports(option: str) -> bool:
     """Whether this gate's ``assemble`` takes ``option`` (the gate is being worked on)."""
     import inspect
 
-    from gate.assemble import assemble
+    from gate.config.assemble import assemble
 
     return option in inspect.signature(assemble).parameters
 
 
 def _token_options() -> dict[str, Any]:
     """The emulator's tokens are not shaped like Wix's (``OauthNG.JWS.…``): a gate that only
-    sends Wix-shaped values to Wix must be told to accept them (gate.emulator.TOKEN_PATTERN)."""
-    import gate.emulator
+    sends Wix-shaped values to Wix must be told to accept them
+    (gate.tooling.emulator.TOKEN_PATTERN)."""
+    import gate.tooling.emulator
 
-    pattern = getattr(gate.emulator, "TOKEN_PATTERN", None)
+    pattern = getattr(gate.tooling.emulator, "TOKEN_PATTERN", None)
     return {"token_pattern": pattern} if pattern and supports("token_pattern") else {}
 
 
 def _policies(policy_dir: str | None) -> Any:
-    from gate.shipped import shipped_policies
+    from gate.policy.shipped import shipped_policies
 
     return Path(policy_dir) if policy_dir else shipped_policies()
 
@@ -146,8 +147,8 @@ def gated_static(policy_dir: str | None = None, logging_on: bool = True) -> Any:
 def _settings(base_url: str, **extra: Any) -> Any:
     from pydantic import SecretStr
 
-    from gate.settings import GateSettings
-    from gate.shipped import shipped_policies
+    from gate.config.settings import GateSettings
+    from gate.policy.shipped import shipped_policies
 
     return GateSettings(
         wix_api_key=SecretStr(API_KEY), wix_site_id=SITE_ID, wix_base_url=base_url,
@@ -158,7 +159,7 @@ def _settings(base_url: str, **extra: Any) -> Any:
 
 def service_inproc(logging_on: bool = True) -> Any:
     """``booking-gate serve``'s app on the in-process emulator, with long caches."""
-    from gate.service.app import create_service
+    from gate.adapters.service.app import create_service
 
     _clean_env()
     if logging_on:
@@ -168,7 +169,7 @@ def service_inproc(logging_on: bool = True) -> Any:
 
 def service_wix(base_url: str, logging_on: bool = True, **settings: Any) -> Any:
     """``booking-gate serve``'s app on an emulator at ``base_url``, default settings."""
-    from gate.service.app import create_service
+    from gate.adapters.service.app import create_service
 
     _clean_env()
     if logging_on:
@@ -179,7 +180,7 @@ def service_wix(base_url: str, logging_on: bool = True, **settings: Any) -> Any:
 def middleware_wix(base_url: str, logging_on: bool = True, **options: Any) -> Any:
     """``BookingGate(bare_app)`` on an emulator at ``base_url``: tokens and credits from it."""
     from gate import BookingGate, WixSettings
-    from gate.shipped import shipped_policies
+    from gate.policy.shipped import shipped_policies
 
     _clean_env()
     if logging_on:

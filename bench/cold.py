@@ -2,10 +2,10 @@
 
 Three processes: the emulator (``bench.apps.emulator`` on a generated seed of 1,000 members,
 each with one pool; every tenth member has 0 credits), the gate (``create_service`` or the
-middleware, default settings, served by uvicorn through ``gate.testing.run_server``), and this
-one, the load generator: ``bench.loadgen.RawClient`` (httpx for set-up) sending open-loop, so
-each request leaves at its scheduled time whether or not earlier ones have answered. Wix
-calls are counted at the emulator, never inferred from the gate.
+middleware, default settings, served by uvicorn through ``gate.tooling.testing.run_server``),
+and this one, the load generator: ``bench.loadgen.RawClient`` (httpx for set-up) sending
+open-loop, so each request leaves at its scheduled time whether or not earlier ones have
+answered. Wix calls are counted at the emulator, never inferred from the gate.
 """
 
 from __future__ import annotations
@@ -340,11 +340,12 @@ def run(quick: bool) -> dict[str, Any]:
             _run_sustained(emu, results, seconds=20.0 if quick else 60.0)
             _run_junk(emu, results, seconds=3.0 if quick else 10.0)
     results["cold_setup"] = {
-        "emulator": f"gate.emulator, {MEMBERS} generated members (one pool each; every tenth "
-                    f"has 0 credits), latency {LATENCY * 1000:.0f} ms per Wix call, own process",
+        "emulator": f"gate.tooling.emulator, {MEMBERS} generated members (one pool each; "
+                    f"every tenth has 0 credits), latency {LATENCY * 1000:.0f} ms per Wix call, "
+                    "own process",
         "gate": "create_service(GateSettings(...)) defaults (budget 200/min, cache_ttl 30 s, "
                 "stale_while_revalidate 30 s) / BookingGate middleware for junk tokens, "
-                "uvicorn via gate.testing.run_server, own process",
+                "uvicorn via gate.tooling.testing.run_server, own process",
         "client": "bench.loadgen.RawClient (a lean asyncio HTTP/1.1 keep-alive client; httpx "
                   "for set-up), open loop, every connection opened before timing (burst: 550, "
                   "sustained: 128, junk: 512)",

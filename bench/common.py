@@ -2,7 +2,7 @@
 
 Every server a benchmark starts listens on 127.0.0.1 only. Servers that are measured over a
 socket run in their own process (``serve_child``), so the load generator, the gate and the
-Wix emulator do not share one GIL; each child runs ``gate.testing.run_server`` (uvicorn in a
+Wix emulator do not share one GIL; each child runs ``gate.tooling.testing.run_server`` (uvicorn in a
 thread) and stops when the parent says so, or when the parent dies.
 """
 
@@ -34,7 +34,7 @@ API_SECRET = "bench-api-secret-5f0e8d2c4a10-b2d84e17-91c3"
 #: Morning Yoga in both shipped seeds: 1 credit a class.
 YOGA = "7c1f4a52-3e8b-4d6a-9b21-5f0e8d2c4a10"
 CHECKOUT = f"/booking-form?bookings_serviceId={YOGA}"
-#: Scenario seed members with fixed tokens (gate/emulator/scenario_seed.yaml).
+#: Scenario seed members with fixed tokens (gate/tooling/emulator/scenario_seed.yaml).
 ALLOW_TOKEN = "scenario-one_pool"  # one ACTIVE pool with 5 credits: yoga is allowed
 ALLOW_MEMBER = "8b2e74e0-bf46-5da8-aa51-b427a7b87382"
 REDIRECT_TOKEN = "scenario-zero"  # one ACTIVE pool with 0 credits: redirect, no-credits
@@ -222,7 +222,7 @@ _FILLERS = (
 def write_policy(rules: int, folder: Path) -> Path:
     """A policy of ``rules`` rules: the shipped ones, then fillers that are false for a member
     who may book yoga, so an allowed checkout evaluates every rule. Returns ``folder``."""
-    from gate.shipped import shipped_policies
+    from gate.policy.shipped import shipped_policies
 
     shipped = (shipped_policies() / "10-checkout.yaml").read_text(encoding="utf-8")
     shipped_rules = shipped.count("\n  - name:")
@@ -253,7 +253,7 @@ def temp_dir() -> Iterator[Path]:
 def _child_main(factory: str, kwargs: dict[str, Any], conn: Any) -> None:
     """In the child: build the app, serve it on 127.0.0.1, report the URL, wait for "stop"."""
     try:
-        from gate.testing import run_server
+        from gate.tooling.testing import run_server
 
         module, _, name = factory.partition(":")
         build: Callable[..., Any] = getattr(importlib.import_module(module), name)

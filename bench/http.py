@@ -1,6 +1,6 @@
 """Over HTTP: uvicorn on 127.0.0.1, bare vs gated throughput at 64 connections, A/B.
 
-Each app runs in its own process (uvicorn via ``gate.testing.run_server``, h11, one worker),
+Each app runs in its own process (uvicorn via ``gate.tooling.testing.run_server``, h11, one worker),
 both started before measuring; the load generator is wrk when installed (one thread, 64
 connections), otherwise ``bench.loadgen`` (64 keep-alive connections, closed loop). Runs
 alternate bare/gated (then gated/bare), and each ratio is gated/bare of one adjacent pair; the
@@ -206,7 +206,8 @@ def run(quick: bool) -> dict[str, Any]:
         "load_generator": generator if generator == "python" else
         f"wrk -t1 -c{CONNECTIONS} -d{seconds:g}s --latency",
         "rounds": rounds, "seconds": seconds, "connections": CONNECTIONS,
-        "servers": "uvicorn (h11, 1 worker) via gate.testing.run_server, one process per app, "
+        "servers": "uvicorn (httptools when installed, 1 worker) via "
+                   "gate.tooling.testing.run_server, one process per app, "
                    "decision logging at INFO to a null stream",
     }
     return results

@@ -43,9 +43,9 @@ class _Client:
     """Answers like WixClient.query_* from templates of a real emulator balance and pool."""
 
     def __init__(self) -> None:
-        from gate.emulator import SCENARIO_SEED_PATH, load_seed
-        from gate.emulator.shapes import balance_json, pool_json
-        from gate.emulator.state import EmulatorState
+        from gate.tooling.emulator import SCENARIO_SEED_PATH, load_seed
+        from gate.tooling.emulator.shapes import balance_json, pool_json
+        from gate.tooling.emulator.state import EmulatorState
 
         state = EmulatorState(load_seed(SCENARIO_SEED_PATH), api_key="k", site_id="s")
         record = next(r for r in state.balances.values() if r.available == "5"
@@ -80,10 +80,10 @@ class _Client:
 
 
 async def _fill(members: int, use_tracemalloc: bool) -> dict[str, Any]:
-    from gate.assemble import assemble
+    from gate.config.assemble import assemble
+    from gate.data.sources.wix import WixBalanceSource
     from gate.identity import TrustedHeaderResolver
-    from gate.shipped import shipped_policies
-    from gate.sources.wix import WixBalanceSource
+    from gate.policy.shipped import shipped_policies
 
     source = WixBalanceSource(_Client(), site_id="s")  # type: ignore[arg-type]
     parts = assemble(policies=shipped_policies(), source=source, reload_interval=None,

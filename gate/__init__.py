@@ -1,8 +1,12 @@
 """booking-gate: stop members from reaching a booking checkout they cannot pay for."""
 
-from gate.balances import BalanceSnapshot, PoolBalance
-from gate.cache import BalanceCache, MemoryBalanceCache
-from gate.config import WixSettings
+from gate.adapters.middleware import SCOPE_KEY, BookingGate
+from gate.adapters.routes import CheckoutRoute
+from gate.config.settings import GateSettings
+from gate.config.wix import WixSettings
+from gate.credits.balances import BalanceSnapshot, PoolBalance
+from gate.data.cache import BalanceCache, MemoryBalanceCache
+from gate.data.sources import BalanceSource, StaticBalanceSource, WixBalanceSource
 from gate.errors import (
     ConfigError,
     GateError,
@@ -22,12 +26,9 @@ from gate.identity import (
     TrustedHeaderResolver,
     WixTokenResolver,
 )
-from gate.middleware import SCOPE_KEY, BookingGate
 from gate.observe.exposition import metrics_app
 from gate.observe.metrics import GateMetrics
 from gate.policy import Decision, PolicySet, check_policies, load_policies
-from gate.routes import CheckoutRoute
-from gate.sources import BalanceSource, StaticBalanceSource, WixBalanceSource
 from gate.wix.client import WixClient
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [  # noqa: RUF022 - plain sorted order, checked by tests/test_style.py
     "Decision",
     "GateError",
     "GateMetrics",
+    "GateSettings",
     "Identity",
     "MemberResolver",
     "MemoryBalanceCache",

@@ -2,6 +2,6 @@
 
 import sys
 
-from gate.cli import main
+from gate.cli.main import main
 
 sys.exit(main())

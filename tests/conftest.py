@@ -17,11 +17,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gate import BookingGate, WixSettings
-from gate.demo.site import DEMO_SERVICES, TOKEN_COOKIE, create_demo_site
-from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
-from gate.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.demo.site import DEMO_SERVICES, TOKEN_COOKIE, create_demo_site
+from gate.tooling.emulator import DEMO_SEED_PATH, create_emulator, load_seed
+from gate.tooling.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
+from gate.tooling.testing import run_server
 from tests.redis_server import RedisServer, redis_server_running
 
 SITE_ID = "test-site-0001"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from gate.demo.site import DEMO_PAGES
-from gate.emulator import TOKEN_PATTERN
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
+from gate.tooling.demo.site import DEMO_PAGES
+from gate.tooling.emulator import TOKEN_PATTERN
 
 API_SECRET = "test-api-secret-5f0e8d2c4a10-b2d84e17"
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from gate import BalanceSnapshot, MemoryBalanceCache, PoolBalance
-from gate.balances import PRICING_PLANS_NAMESPACE, Benefit, ServiceInfo, credits_for
-from gate.loader import BalanceLoader
+from gate.credits.balances import PRICING_PLANS_NAMESPACE, Benefit, ServiceInfo, credits_for
+from gate.data.loader import BalanceLoader
 from gate.wix.models import BalanceAmount
 from tests.conftest import FakeClock
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gate.batching import Batcher
-from gate.emulator import create_emulator, load_seed
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
+from gate.data.batching import Batcher
+from gate.policy.shipped import shipped_policies
+from gate.tooling.emulator import create_emulator, load_seed
+from gate.tooling.testing import run_server
 from tests.conftest import SITE_ID, YOGA
 
 API_KEY = "batch-key-0123456789"

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from gate import BookingGate, WixSettings
-from gate.emulator import SCENARIO_SEED_PATH, TOKEN_PATTERN, create_emulator, load_seed
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.emulator import SCENARIO_SEED_PATH, TOKEN_PATTERN, create_emulator, load_seed
+from gate.tooling.testing import run_server
 from tests.conftest import CHECKOUT_APP, PILATES, SITE_ID, YOGA
 
 MASSAGE = "d23c81d7-3b49-549f-abb3-59079dddfb7a"

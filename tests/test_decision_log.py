@@ -1,6 +1,6 @@
 """The decision log: one JSON line per decision, the inputs the rules saw, off the hot path.
 
-``run_population`` makes a real log by running the decision core (``gate.assemble``) over a
+``run_population`` makes a real log by running the decision core (``gate.config.assemble``) over a
 varied population: 0 to 5 credits, fractions, paused, pending and ended plans, a yoga-only
 plan, two half-credit plans, members without a plan, visitors, a service Wix does not know, a
 service with a fixed cost, several paths, GET and POST, and failures before the facts are known
@@ -28,8 +28,11 @@ import pytest
 from starlette.requests import HTTPConnection
 
 from gate import BookingGate
-from gate.assemble import assemble
-from gate.balances import BalanceSnapshot
+from gate.cli.replay import open_log, replay
+from gate.config.assemble import assemble
+from gate.config.settings import GateSettings
+from gate.credits.balances import BalanceSnapshot
+from gate.data.sources.static import StaticBalanceSource
 from gate.errors import ConfigError, UpstreamUnavailable
 from gate.identity.base import Identity, resolve_chain
 from gate.identity.signed_cookie import SignedCookieResolver
@@ -46,10 +49,7 @@ from gate.observe.records import (
 )
 from gate.policy.compiler import load_policies
 from gate.policy.decision import Decision, Outcome
-from gate.replay import open_log, replay
-from gate.settings import GateSettings
-from gate.sources.static import StaticBalanceSource
-from gate.testing import run_server
+from gate.tooling.testing import run_server
 from tests.conftest import CHECKOUT_APP, PILATES, SITE_ID, YOGA, Emulator, FakeClock
 from tests.serving import API_SECRET, serve, serve_env
 

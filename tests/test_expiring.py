@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.expiring import ExpiringDict
+from gate.data.expiring import ExpiringDict
 from tests.conftest import FakeClock
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gate import WixSettings
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
 from tests.conftest import CHECKOUT, SITE_ID, Emulator
 
 BALANCES = "POST /benefit-programs/v1/balances/query"

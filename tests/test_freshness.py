@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
 from gate.upstream import UpstreamBudget
 from tests.conftest import CHECKOUT, Emulator, FakeClock
 

@@ -15,9 +15,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gate import BookingGate, ConfigError, StaticBalanceSource, WixSettings
-from gate.emulator import TOKEN_PATTERN
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.emulator import TOKEN_PATTERN
+from gate.tooling.testing import run_server
 from tests.conftest import CHECKOUT, CHECKOUT_APP, SITE_ID, Emulator
 
 TOKEN_INFO = "POST /oauth2/token-info"

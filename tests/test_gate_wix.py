@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from gate import BalanceSnapshot, StaticBalanceSource, WixBalanceSource, WixSettings
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
 from gate.wix.client import WixClient
 from tests.conftest import CHECKOUT, PILATES, SITE_ID, YOGA, Emulator, FakeClock
 

@@ -17,8 +17,8 @@ from starlette.routing import Mount, Route
 
 from gate import BookingGate, ConfigError, StaticBalanceSource, WixSettings
 from gate.identity import TrustedHeaderResolver
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.testing import run_server
 from tests.conftest import CHECKOUT, YOGA, Emulator
 from tests.test_gate_wix import QUERY, balance_body, get_as
 

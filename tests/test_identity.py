@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from gate import BookingGate, ConfigError, SignedCookieResolver, StaticBalanceSource
 from gate.identity import TrustedHeaderResolver
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.testing import run_server
 
 CHECKOUT = "/booking-form?bookings_serviceId=svc"
 SECRET = "test-session-secret-0123456789"

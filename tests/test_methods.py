@@ -24,10 +24,10 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gate import BookingGate, CheckoutRoute, StaticBalanceSource
+from gate.adapters.routes import RouteMatcher
 from gate.identity import TrustedHeaderResolver
-from gate.routes import RouteMatcher
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.testing import run_server
 
 STANDARD = (
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
@@ -211,7 +211,7 @@ def test_policies_see_the_normalised_method_and_path(
 
 
 def test_ambiguous_service_answer_is_private(balances: Path) -> None:
-    """Needs the middleware to answer with ``gate.responses.ambiguous_service``."""
+    """Needs the middleware to answer with ``gate.adapters.responses.ambiguous_service``."""
     gate = _gate(Recorder(), balances, CheckoutRoute())
     scope = _scope("GET") | {"query_string": b"bookings_serviceId=a&bookings_serviceId=b"}
     status, headers = _start(_call(gate, scope))

@@ -25,14 +25,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gate import BookingGate, ConfigError, GateMetrics, WixSettings, metrics_app
-from gate.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
 from gate.errors import UpstreamBudgetSpent, UpstreamUnavailable
 from gate.observe.events import DecisionEvent
 from gate.policy.decision import Decision, Outcome
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.emulator import TOKEN_PATTERN as EMULATOR_TOKENS
+from gate.tooling.testing import run_server
 from gate.upstream import CircuitBreaker, UpstreamBudget
 from gate.wix.client import WixClient
 from tests.conftest import (

@@ -29,18 +29,18 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 import gate
-from gate.amounts import parse_amount
-from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo, credits_for
-from gate.cli import main
-from gate.config import WixSettings
-from gate.demo.site import DEMO_PAGES, DEMO_SERVICES
-from gate.emulator import DEMO_SEED_PATH, load_seed
+from gate.cli.main import main
+from gate.config.settings import GateSettings
+from gate.config.wix import WixSettings
+from gate.credits.amounts import parse_amount
+from gate.credits.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo, credits_for
 from gate.identity.wix_token import WixTokenResolver
 from gate.policy.cel_checker import split_types
 from gate.policy.compiler import check_policies, load_policies
 from gate.policy.schema import SCHEMA_DIR, SCHEMAS, schema_file, schema_line, schema_text
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
+from gate.tooling.demo.site import DEMO_PAGES, DEMO_SERVICES
+from gate.tooling.emulator import DEMO_SEED_PATH, load_seed
 from gate.wix.client import WixClient
 from tests.conftest import Emulator
 

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from gate import BookingGate, StaticBalanceSource
 from gate.identity import TrustedHeaderResolver
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.testing import run_server
 
 EVENTS: list[str] = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.paths import is_same_site_path, site_path_trouble
+from gate.policy.paths import is_same_site_path, site_path_trouble
 
 
 @pytest.mark.parametrize(("target", "trouble"), [

@@ -9,10 +9,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gate.cli import main
+from gate.cli.main import main
 from gate.policy.schema import SCHEMA_DIR, SCHEMAS, schema_text
+from gate.policy.shipped import shipped_policies
 from gate.policy.yaml_source import read_yaml
-from gate.shipped import shipped_policies
 from tests.conftest import PILATES, Emulator
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.cli import main
+from gate.cli.main import main
 from gate.errors import PolicyProblem
 from gate.policy.compiler import check_policies
 from gate.policy.yaml_source import MAX_FILE_BYTES

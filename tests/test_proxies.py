@@ -24,12 +24,12 @@ from urllib.parse import unquote
 import pytest
 from pydantic import SecretStr
 
-from gate.demo.site import DEMO_PAGES
-from gate.emulator import TOKEN_PATTERN
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
+from gate.policy.shipped import shipped_policies
+from gate.tooling.demo.site import DEMO_PAGES
+from gate.tooling.emulator import TOKEN_PATTERN
+from gate.tooling.testing import run_server
 from tests.conftest import SITE_ID, YOGA, Emulator
 from tests.proxies.harness import (
     ROOT,

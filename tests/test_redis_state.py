@@ -20,15 +20,15 @@ import httpx
 import pytest
 import redis
 
-from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
+from gate.adapters.webhooks import WebhookReceiver
+from gate.config.settings import GateSettings
+from gate.credits.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
+from gate.data.loader import BalanceLoader
 from gate.errors import ConfigError
-from gate.loader import BalanceLoader
-from gate.settings import GateSettings
 from gate.state import DOWN, SharedBudget, SharedHoldBook, SharedState
 from gate.state.codec import Clocks, decode_snapshot, encode_snapshot
 from gate.state.link import as_bytes
 from gate.upstream import Priority, UpstreamBudget
-from gate.webhooks import WebhookReceiver
 from tests.conftest import CHECKOUT, SITE_ID, Emulator, FakeClock
 from tests.redis_server import RedisServer
 from tests.serving import free_port

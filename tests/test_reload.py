@@ -17,7 +17,7 @@ from starlette.routing import Route
 from gate import BookingGate, StaticBalanceSource
 from gate.identity import TrustedHeaderResolver
 from gate.policy import load_policies
-from gate.testing import run_server
+from gate.tooling.testing import run_server
 
 CHECKOUT = "/booking-form?bookings_serviceId=svc"
 HEADER = {"X-Member-Id": "m-broke"}

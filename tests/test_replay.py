@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gate.cli import main
+from gate.cli.main import main
+from gate.cli.replay import Example, open_log, replay
 from gate.policy.compiler import load_policies
-from gate.replay import Example, open_log, replay
 from tests.test_decision_log import POLICY, Population, run_population, write_policy
 
 #: Wix Bookings, the one app whose benefits pay for sessions; written out, not imported.

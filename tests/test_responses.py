@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from gate.adapters.responses import ambiguous_service, render, safe_return_path
 from gate.policy.decision import Decision, Outcome
-from gate.responses import ambiguous_service, render, safe_return_path
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gate import CheckoutRoute, ConfigError
-from gate.routes import RouteMatcher, route_path
+from gate.adapters.routes import RouteMatcher, route_path
 
 MATCHER = RouteMatcher([
     CheckoutRoute(),

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.testing import run_server
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
+from gate.tooling.testing import run_server
 from tests.conftest import PILATES, SITE_ID, YOGA, Emulator
 from tests.serving import API_SECRET, free_port, run_cli, serve, serve_env
 
@@ -178,7 +178,7 @@ def test_the_secret_is_compared_in_constant_time(
         seen.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr("gate.service.decisions.hmac.compare_digest", spy)
+    monkeypatch.setattr("gate.adapters.service.decisions.hmac.compare_digest", spy)
     settings = GateSettings(wix_api_key=emulator.api_key, wix_site_id=SITE_ID,
                             wix_base_url=emulator.url, api_secret=API_SECRET)
     with run_server(create_service(settings)) as url:

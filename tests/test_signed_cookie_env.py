@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gate import ConfigError, SignedCookieResolver
-from gate.config import ENV_SESSION_SECRET
+from gate.config.wix import ENV_SESSION_SECRET
 
 GOOD = "k3Jd9-xQ2mZp7LwV"  # 16 characters, 16 different ones
 

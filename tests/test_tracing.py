@@ -204,10 +204,10 @@ def test_the_api_defaults_and_a_disabled_sdk_give_no_tracer() -> None:
 
 _ASSEMBLE = """
 import sys, time
-from gate.assemble import assemble
+from gate.config.assemble import assemble
 from gate.identity import TrustedHeaderResolver
-from gate.shipped import shipped_policies
-from gate.sources import StaticBalanceSource
+from gate.policy.shipped import shipped_policies
+from gate.data.sources import StaticBalanceSource
 from gate.observe.tracing import GateTracer
 {setup}
 parts = assemble(policies=shipped_policies(), reload_interval=None,

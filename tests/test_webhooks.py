@@ -21,8 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from gate.adapters.webhooks import DEFAULT_EVENT_TYPES, WebhookReceiver, WebhookResult
 from gate.errors import ConfigError
-from gate.webhooks import DEFAULT_EVENT_TYPES, WebhookReceiver, WebhookResult
 
 NOW = 1_762_100_000.0
 

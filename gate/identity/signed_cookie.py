@@ -9,7 +9,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from gate.config import ENV_SESSION_SECRET
+from gate.config.wix import ENV_SESSION_SECRET
 from gate.errors import ConfigError
 from gate.identity.base import Identity
 from gate.identity.cookies import parse_cookies

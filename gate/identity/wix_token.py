@@ -13,11 +13,11 @@ from cachetools import TTLCache
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from gate.data.expiring import ExpiringDict
+from gate.data.singleflight import SingleFlight
 from gate.errors import ConfigError, UpstreamBudgetSpent, UpstreamDataError
-from gate.expiring import ExpiringDict
 from gate.identity.base import PENDING, Identity, NowAnswer, Pending
 from gate.identity.cookies import parse_cookies
-from gate.singleflight import SingleFlight
 from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
 from gate.wix.transport import call_priority

@@ -16,9 +16,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gate.admin import bearer, sends_bearer
+from gate.adapters.admin import bearer, sends_bearer
+from gate.adapters.responses import PRIVATE, make_private
 from gate.observe.metrics import GateMetrics
-from gate.responses import PRIVATE, make_private
 from gate.secrets import check_secret
 
 __all__ = ["MetricsEndpoint", "metrics_app"]

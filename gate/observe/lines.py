@@ -88,7 +88,7 @@ class DecisionLines:
     def _write(self, created: float, level: int, decision: Decision, service_id: str,
                path: str) -> None:
         record = self._logger.makeRecord(
-            self._logger.name, level, "gate/core.py", 0,
+            self._logger.name, level, "gate/decision/core.py", 0,
             # %r for what the visitor controls: a newline must not forge a second log line.
             "decision action=%s rule=%s policy=%s status=%s data=%s member=%r service=%r "
             "path=%r%s%s",

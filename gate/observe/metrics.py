@@ -32,7 +32,7 @@ from gate.errors import ConfigError
 from gate.observe.events import DecisionEvent
 
 if TYPE_CHECKING:  # only read at scrape time: importing the core here would be a cycle
-    from gate.core import DecisionCore
+    from gate.decision.core import DecisionCore
     from gate.wix.transport import WixTransport
 
 __all__ = ["ALREADY_BOUND", "DEFAULT_BUCKETS", "ERROR_KINDS", "GateMetrics"]

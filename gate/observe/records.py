@@ -32,7 +32,7 @@ from pydantic import (
     ValidationError,
 )
 
-from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
+from gate.credits.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
 from gate.identity.base import Identity
 from gate.observe.events import DecisionEvent
 from gate.policy.context import Facts

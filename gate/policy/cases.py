@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
+from gate.credits.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
 from gate.errors import PolicyProblem
 from gate.identity.base import ANONYMOUS, Identity
 from gate.policy.case_errors import validate_test_file

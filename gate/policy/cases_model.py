@@ -14,8 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from gate.amounts import AMOUNT_PATTERN, parse_amount
-from gate.balances import KnownPoolStatus
+from gate.credits.amounts import AMOUNT_PATTERN, parse_amount
+from gate.credits.balances import KnownPoolStatus
 from gate.strict import StrictModel
 
 __all__ = ["CaseModel", "ExpectModel", "MemberModel", "PolicyTestFileModel", "PoolModel",
@@ -33,7 +33,7 @@ def _amount_text(value: object) -> object:
 
 
 def _amount_checked(text: str) -> str:
-    # gate.amounts says what is wrong and what to write ("2.12345" has 5 decimal places...);
+    # gate.credits.amounts says what is wrong and what to write ("2.12345" has 5 decimal places...);
     # a pattern would only say that the text does not match a regular expression.
     parse_amount(text, negative=True, plus=True)
     return text

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gate.balances import (
+from gate.credits.balances import (
     KNOWN_POOL_STATUSES,
     BalanceSnapshot,
     ServiceCredits,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from gate.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
+from gate.credits.balances import BalanceSnapshot, Benefit, PoolBalance, ServiceInfo
 from gate.errors import PolicyProblem
 from gate.identity.base import ANONYMOUS, Identity
 from gate.policy.context import Facts, variables_read

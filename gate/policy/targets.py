@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gate.paths import site_path_trouble
+from gate.policy.paths import site_path_trouble
 from gate.policy.suggest import did_you_mean
 
 __all__ = ["redirect_target_problem"]
@@ -17,7 +17,7 @@ __all__ = ["redirect_target_problem"]
 def redirect_target_problem(target: str, pages: Iterable[str] = ()) -> str | None:
     """What is wrong with a policy's redirect target, in the words staff read, or None.
 
-    On top of the same-site check (gate.paths), a target is an address written by hand: no
+    On top of the same-site check (gate.policy.paths), a target is an address written by hand: no
     spaces, and no fragment, which would swallow the ``?reason=`` the gate appends. ``pages``
     are the page names a ``to:`` could have used instead, for the hint.
     """

@@ -8,7 +8,7 @@
     ├── dedupe                          FleetDedupe: webhook event ids, fleet-wide
     └── follow(core.invalidate)         apply the other instances' invalidations here
 
-``gate.assemble`` builds all of it from ``redis_url=`` (``BOOKING_GATE_REDIS_URL``). Redis
+``gate.config.assemble`` builds all of it from ``redis_url=`` (``BOOKING_GATE_REDIS_URL``). Redis
 being down is never a reason to fail or to allow: each part falls back to this instance's own
 memory and a local share of the budget, and the link recovers by itself.
 """
@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable
 
 from pydantic import SecretStr
 
-from gate.config import WixSettings
+from gate.config.wix import WixSettings
+from gate.data.sources.base import BalanceSource
 from gate.errors import ConfigError
-from gate.sources.base import BalanceSource
 from gate.state.budget import SharedBudget
 from gate.state.cache import SharedBalanceCache
 from gate.state.codec import Clocks
@@ -119,7 +119,7 @@ def open_shared(
     url: str | SecretStr | None, *, wix: WixSettings | None, source: BalanceSource | None,
     cache: object | None, timeout: float, local_share: float, clock: Callable[[], float],
 ) -> SharedState | None:
-    """The shared state ``gate.assemble`` builds for ``redis_url``; None without one.
+    """The shared state ``gate.config.assemble`` builds for ``redis_url``; None without one.
 
     Keys are per Wix site (``wix``'s site id, else the environment's, else the ``source``'s
     key), so two sites can share one Redis.

@@ -5,9 +5,9 @@ snapshot another instance stored is used here without a Wix call, and one that a
 invalidation deleted is gone here too, at once. The copy in memory serves ``peek`` (the hot
 path, which never waits) and every read while Redis is down. When Redis's copy is the one
 already held, the very same snapshot object is returned, so decisions remembered for it
-(``gate.memo``) stay valid.
+(``gate.decision.memo``) stay valid.
 
-Reads that arrive together leave together, as one ``MGET`` (``gate.batching.Batcher``): a
+Reads that arrive together leave together, as one ``MGET`` (``gate.data.batching.Batcher``): a
 burst of cold members then misses together too, and the loader still reads them from Wix in
 one batch.
 
@@ -26,8 +26,8 @@ from typing import NamedTuple
 from cachetools import TTLCache
 from redis.asyncio import Redis
 
-from gate.balances import BalanceSnapshot
-from gate.batching import Batcher
+from gate.credits.balances import BalanceSnapshot
+from gate.data.batching import Batcher
 from gate.state.codec import Clocks, Unreadable, decode_snapshot, encode_snapshot
 from gate.state.invalidation import Invalidations, applying_peer_message
 from gate.state.keys import Keys
@@ -50,7 +50,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 class SharedBalanceCache:
-    """A ``gate.cache.BalanceCache`` shared by every instance of the gate through Redis.
+    """A ``gate.data.cache.BalanceCache`` shared by every instance of the gate through Redis.
 
     Entries live ``ttl`` seconds in both levels (the loader judges their age, from the time
     they were fetched, whoever fetched them). ``maxsize`` bounds the memory level only.

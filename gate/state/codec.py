@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gate.balances import BalanceSnapshot, Benefit, PoolBalance
-from gate.holds import Hold
+from gate.credits.balances import BalanceSnapshot, Benefit, PoolBalance
+from gate.decision.holds import Hold
 
 __all__ = ["Clocks", "Unreadable", "decode_holds", "decode_snapshot", "encode_holds",
            "encode_snapshot"]

@@ -17,7 +17,7 @@ __all__ = ["FleetDedupe"]
 
 
 class FleetDedupe:
-    """The ``gate.webhooks.EventDedupe`` of a fleet sharing a Redis."""
+    """The ``gate.adapters.webhooks.EventDedupe`` of a fleet sharing a Redis."""
 
     def __init__(self, link: RedisLink, keys: Keys, *, ttl: float = 24 * 3600.0) -> None:
         self._link = link

@@ -24,7 +24,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gate.balances import BalanceSnapshot
+from gate.credits.balances import BalanceSnapshot
 from gate.state.cache import SharedBalanceCache
 from gate.state.keys import Keys
 from gate.state.link import RedisLink, Unavailable
@@ -69,7 +69,7 @@ class _Claim:
 
 
 class FleetFlight:
-    """``BalanceLoader``'s way to Wix when the fleet shares a Redis (``gate.singleflight``)."""
+    """``BalanceLoader``'s way to Wix when the fleet shares a Redis (``gate.data.singleflight``)."""
 
     def __init__(
         self, link: RedisLink, keys: Keys, cache: SharedBalanceCache, *,

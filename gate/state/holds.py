@@ -25,7 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gate.holds import HoldBook
+from gate.decision.holds import HoldBook
 from gate.state.codec import Clocks, Unreadable, decode_holds, encode_holds
 from gate.state.keys import Keys
 from gate.state.link import RedisLink, Unavailable, as_bytes

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from gate.balances import BOOKINGS_APP_ID, PRICING_PLANS_NAMESPACE
+from gate.credits.balances import BOOKINGS_APP_ID, PRICING_PLANS_NAMESPACE
 from gate.errors import (
     UpstreamDataError,
 )

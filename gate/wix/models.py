@@ -12,8 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from gate.amounts import parse_amount
-from gate.balances import POOL_STATUS_PATTERN
+from gate.credits.amounts import parse_amount
+from gate.credits.balances import POOL_STATUS_PATTERN
 
 __all__ = [
     "Balance",
@@ -37,7 +37,7 @@ def _decimal_string(value: object) -> Decimal:
     # Wix sends credits as strings ("2.5", "0.0000", "7"). A JSON number would mean the
     # payload is not what the API documents, and a float must never reach the gate. Reading
     # upstream data, surrounding spaces and either sign are tolerated; the grammar is
-    # gate.amounts' (plain notation, at most 4 decimal places).
+    # gate.credits.amounts' (plain notation, at most 4 decimal places).
     text = value.strip() if isinstance(value, str) else value
     return parse_amount(text, negative=True, plus=True)
 
@@ -63,9 +63,10 @@ class BalanceAmount(_WixModel):
 
 #: A pool status as Wix sends it: deliberately *not* the known list. Wix may add statuses, and an
 #: unknown one must not make every decision fail, so any upper-case enum name is accepted here
-#: (``gate.balances.POOL_STATUS_PATTERN``). The statuses Wix documents are defined once, in
-#: ``gate.balances.KnownPoolStatus`` / ``KNOWN_POOL_STATUSES``; only the spendable ones among
-#: them pay (``SPENDABLE_STATUSES``), and an unknown one is kept, shown to rules, and never pays.
+#: (``gate.credits.balances.POOL_STATUS_PATTERN``). The statuses Wix documents are defined once,
+#: in ``gate.credits.balances.KnownPoolStatus`` / ``KNOWN_POOL_STATUSES``; only the spendable ones
+#: among them pay (``SPENDABLE_STATUSES``), and an unknown one is kept, shown to rules, and
+#: never pays.
 PoolStatus = Annotated[str, Field(pattern=f"^{POOL_STATUS_PATTERN}$")]
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
-from gate.testing import run_server
+from gate.tooling.emulator import DEMO_SEED_PATH, create_emulator, load_seed
+from gate.tooling.testing import run_server
 from tests.emulator.support import API_KEY, SITE_ID
 
 

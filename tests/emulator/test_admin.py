@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gate.emulator import DEMO_SEED_PATH, WIX_ROUTES, create_emulator, load_seed
-from gate.testing import run_server
+from gate.tooling.emulator import DEMO_SEED_PATH, WIX_ROUTES, create_emulator, load_seed
+from gate.tooling.testing import run_server
 from tests.emulator.support import (
     ANA_POOL,
     API_KEY,

@@ -11,8 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from gate.emulator import DEMO_SEED_PATH, EmulatorSeed, SeedError, create_emulator, load_seed
-from gate.testing import run_server
+from gate.tooling.emulator import (
+    DEMO_SEED_PATH,
+    EmulatorSeed,
+    SeedError,
+    create_emulator,
+    load_seed,
+)
+from gate.tooling.testing import run_server
 from tests.emulator.support import (
     ANA,
     ANA_POOL,

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
-from gate.testing import run_server
+from gate.tooling.emulator import DEMO_SEED_PATH, create_emulator, load_seed
+from gate.tooling.testing import run_server
 from tests.emulator.support import ANA_POOL, API_KEY, AUTH, BP, SITE_ID, arm, field_of
 from tests.emulator.support import get_balance as balance_of
 

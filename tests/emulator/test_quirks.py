@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gate.emulator.quirks import EXTRA_FIELD
+from gate.tooling.emulator.quirks import EXTRA_FIELD
 from tests.emulator.support import (
     ANA,
     ANA_POOL,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gate.emulator import (
+from gate.tooling.emulator import (
     DEMO_SEED_PATH,
     SCENARIO_SEED_PATH,
     EmulatorSeed,
@@ -24,7 +24,7 @@ from gate.emulator import (
     create_emulator,
     load_seed,
 )
-from gate.testing import run_server
+from gate.tooling.testing import run_server
 from tests.emulator.support import API_KEY, PILATES, SITE_ID, YOGA, eligibility, query_of
 
 MASSAGE = "d23c81d7-3b49-549f-abb3-59079dddfb7a"

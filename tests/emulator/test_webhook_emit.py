@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gate.testing import run_server
+from gate.tooling.testing import run_server
 from tests.emulator.support import (
     ANA,
     ANA_POOL,

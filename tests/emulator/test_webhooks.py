@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from gate.emulator import DEMO_SEED_PATH, create_emulator, load_seed
-from gate.testing import run_server
+from gate.tooling.emulator import DEMO_SEED_PATH, create_emulator, load_seed
+from gate.tooling.testing import run_server
 from tests.emulator.support import (
     ANA,
     BEN,

@@ -23,10 +23,10 @@ import pytest
 from pydantic import SecretStr
 
 from gate import BookingGate, StaticBalanceSource
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
 from gate.identity import SignedCookieResolver
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
 from tests.security.support import RawResponse, raw_request, record, serve
 from tests.security.test_paths import APP
 

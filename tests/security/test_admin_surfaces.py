@@ -20,12 +20,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gate import BookingGate, ConfigError, StaticBalanceSource
-from gate.hosts import AllowedHosts, request_host
+from gate.adapters.hosts import AllowedHosts, request_host
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
 from gate.identity import TrustedHeaderResolver
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.testing import run_server
 from tests.conftest import CHECKOUT, YOGA
 
 TOKEN = "admin-surface-token-3Hq8Zr1Vx6"

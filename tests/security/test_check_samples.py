@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.cli import main
+from gate.cli.main import main
 from gate.policy.compiler import check_policies
 from gate.policy.samples import sample_requests
 from tests.security.support import record

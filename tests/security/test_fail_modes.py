@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gate.assemble import assemble
-from gate.balances import BalanceSnapshot, PoolBalance, ServiceInfo
-from gate.cli import main
+from gate.cli.main import main
+from gate.config.assemble import assemble
+from gate.credits.balances import BalanceSnapshot, PoolBalance, ServiceInfo
 from gate.errors import (
     SourceError,
     UpstreamAuthError,
@@ -35,7 +35,7 @@ from gate.policy.cases import run_policy_tests
 from gate.policy.compiler import check_policies, load_policies
 from gate.policy.decision import Decision, Outcome
 from gate.policy.policyset import CAUSES, DEFAULT_ON_ERROR, FailModes, PolicySet
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
 from tests.conftest import CHECKOUT, Emulator
 
 RULES = """apiVersion: booking-gate/v1

@@ -37,13 +37,13 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 
 from gate import StaticBalanceSource
+from gate.adapters.routes import CheckoutRoute, RouteMatcher
+from gate.adapters.service import create_service
+from gate.adapters.service.forward_auth import _original
+from gate.config.settings import GateSettings
 from gate.identity import SignedCookieResolver, TrustedHeaderResolver
 from gate.identity.base import MemberResolver, resolve_chain, strip_untrusted
-from gate.routes import CheckoutRoute, RouteMatcher
-from gate.service import create_service
-from gate.service.forward_auth import _original
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
 from tests.security.support import FakeTokenInfo, record, serve, wix_token
 
 SERVICE_ID = re.compile(r"[A-Za-z0-9._~:-]{1,200}")

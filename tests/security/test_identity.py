@@ -33,10 +33,10 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from gate import BookingGate, StaticBalanceSource
+from gate.adapters.webhooks import WebhookReceiver
 from gate.errors import ConfigError
 from gate.identity import SignedCookieResolver, TrustedHeaderResolver
-from gate.shipped import shipped_policies
-from gate.webhooks import WebhookReceiver
+from gate.policy.shipped import shipped_policies
 from tests.security.support import FakeTokenInfo, raw_request, record, serve, wix_token
 from tests.test_webhooks import (
     NOW,

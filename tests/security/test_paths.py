@@ -29,10 +29,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gate import BookingGate, SignedCookieResolver, StaticBalanceSource
-from gate.routes import CheckoutRoute
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
+from gate.adapters.routes import CheckoutRoute
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
+from gate.policy.shipped import shipped_policies
 from tests.security.support import RawResponse, raw_request, record, serve
 
 SECRET = "security-paths-secret-0a1b2c3d4e5f"

@@ -21,11 +21,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gate import BookingGate, StaticBalanceSource
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
 from gate.identity import TrustedHeaderResolver
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.testing import run_server
 from tests.conftest import YOGA
 
 MEMBER_ID = "m-8c41f07d-member"  # a member with one credit

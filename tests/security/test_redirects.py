@@ -25,15 +25,15 @@ import pytest
 from pydantic import SecretStr
 
 from gate import BookingGate, StaticBalanceSource
-from gate.demo.site import _same_site
+from gate.adapters.responses import render
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
 from gate.errors import PolicyError
 from gate.identity import SignedCookieResolver
 from gate.policy.compiler import load_policies
 from gate.policy.decision import Decision
-from gate.responses import render
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
+from gate.policy.shipped import shipped_policies
+from gate.tooling.demo.site import _same_site
 from tests.security.support import clean_header, raw_request, record, serve, stays_on_site
 from tests.security.test_paths import APP
 

@@ -29,12 +29,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from gate import BookingGate, WixSettings
-from gate.emulator import TOKEN_PATTERN
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
 from gate.identity.signed_cookie import SignedCookieResolver
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
-from gate.testing import run_server
+from gate.policy.shipped import shipped_policies
+from gate.tooling.emulator import TOKEN_PATTERN
+from gate.tooling.testing import run_server
 from tests.conftest import CHECKOUT, CHECKOUT_APP, SITE_ID, YOGA, Emulator
 from tests.security.support import record
 from tests.test_webhooks import ORDER_PURCHASED, action, envelope, order

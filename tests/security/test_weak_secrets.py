@@ -14,11 +14,11 @@ import pytest
 from pydantic import SecretStr
 
 from gate import BookingGate, ConfigError, StaticBalanceSource, WixSettings
+from gate.adapters.service import create_service
+from gate.config.settings import GateSettings
 from gate.identity import TrustedHeaderResolver, signed_cookie
+from gate.policy.shipped import shipped_policies
 from gate.secrets import MIN_SECRET_CHARS, MIN_SECRET_DISTINCT, check_secret
-from gate.service import create_service
-from gate.settings import GateSettings
-from gate.shipped import shipped_policies
 from tests.conftest import CHECKOUT_APP
 
 GOOD = "k3Jd9-xQ2mZp7LwV"

@@ -1,0 +1,1 @@
+"""The ``booking-gate`` command: serve, check, test, explain, replay, schema, emulator, demo."""

@@ -1,0 +1,48 @@
+"""Decisions remembered per balance snapshot: the hot path's answer without evaluating rules.
+
+When a policy set reads nothing that changes per request (no clock, no path, no data age; see
+``PolicySet.repeatable``), the same snapshot, service, method and data freshness always give
+the same decision. It is kept on the snapshot itself (``BalanceSnapshot.decisions``): when
+the cache lets the snapshot go, its decisions go with it, so this never holds more than the
+cache does, and finding one is a single dict lookup. Visitors have no snapshot; theirs are
+kept in a small bounded table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from gate.credits.balances import BalanceSnapshot
+from gate.policy.decision import Decision
+
+__all__ = ["DecisionMemo"]
+
+#: Per snapshot, and for visitors: enough for every service a member looks at.
+_MAX_KEYS = 64
+_MAX_VISITOR_KEYS = 1024
+
+
+class DecisionMemo:
+    def __init__(self) -> None:
+        self._visitors: dict[Hashable, object] = {}
+
+    def get(self, snapshot: BalanceSnapshot | None, key: Hashable) -> Decision | None:
+        table = self._visitors if snapshot is None else snapshot.decisions
+        found = table.get(key) if table is not None else None
+        return found if isinstance(found, Decision) else None
+
+    def put(self, snapshot: BalanceSnapshot | None, key: Hashable, decision: Decision) -> None:
+        table: dict[Hashable, object] | None
+        if snapshot is None:
+            table, limit = self._visitors, _MAX_VISITOR_KEYS
+        else:
+            table, limit = snapshot.decisions, _MAX_KEYS
+            if table is None:
+                table = {}
+                # Set once, the first time a decision is remembered: the snapshot is frozen
+                # for everything the rules read, and this table is not part of that.
+                object.__setattr__(snapshot, "decisions", table)
+        assert table is not None
+        if len(table) >= limit:
+            table.clear()  # made-up service ids must not grow it without bound
+        table[key] = decision
