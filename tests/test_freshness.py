@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 
+from gate.identity.wix_token import REFUSED_FOR
 from gate.policy.shipped import shipped_policies
 from gate.upstream import UpstreamBudget
+from gate.upstream.budget import Priority
 from tests.conftest import CHECKOUT, Emulator, FakeClock
 
 BALANCES = "POST /benefit-programs/v1/balances/query"
@@ -214,3 +216,33 @@ def test_made_up_service_ids_cannot_spend_the_budget_or_open_the_gate(
     # ben (no credits) still cannot get through, whatever the budget says.
     ben = get_as(url, emulator.token("ben"))
     assert ben.status_code != 200
+
+
+def test_a_flood_of_unseen_tokens_is_refused_without_asking_again(
+    gated: Callable[..., Any], emulator: Emulator, clock: FakeClock
+) -> None:
+    """Once the new-token share is spent, unseen tokens are refused at once for a second (no
+    budget, no retry machinery: junk must not cost members CPU), then asked about again;
+    known members are not affected."""
+    class Counting(UpstreamBudget):
+        asked = 0  # for unseen tokens
+
+        async def take(self, priority: Priority = Priority.CHECKOUT) -> bool:
+            Counting.asked += priority is Priority.NEW_TOKEN
+            return await super().take(priority)
+
+    url, _ = gated(budget=Counting(limit=8, window=60, reserve=0, clock=clock))
+    ana = emulator.token("ana")
+    assert get_as(url, ana).status_code == 200  # known before the flood: 1 lookup
+    refused = [get_as(url, f"junk-{i}") for i in range(6)]
+    assert emulator.calls(TOKEN_INFO) == 2  # the share (8 / 4) is spent after one junk lookup
+    assert all(r.status_code == 503 and r.headers["x-gate-error"] == "upstream_budget"
+               for r in refused[1:])
+    assert Counting.asked == 3  # ana, junk-0, junk-1 refused; junk-2..5 never asked
+    assert get_as(url, ana).status_code == 200  # members already known book as before
+    clock.advance(REFUSED_FOR + 0.1)
+    assert get_as(url, "junk-after").status_code == 503  # asked again: the budget says no
+    assert emulator.calls(TOKEN_INFO) == 2
+    clock.advance(61)  # the window has passed: unseen tokens are looked up again
+    assert get_as(url, emulator.token("ben")).headers.get("x-gate-error") is None
+    assert emulator.calls(TOKEN_INFO) == 3

@@ -43,14 +43,17 @@ from gate.identity.base import (
     resolve_chain_now,
     strip_untrusted,
 )
+from gate.observe.lines import show_decision_lines
 from gate.policy.decision import Decision
 from gate.policy.policyset import DEFAULT_ON_ERROR, PolicySet
 from gate.policy.reload import PolicyReloader, ReloadResult
 
-__all__ = ["SCOPE_KEY", "BookingGate", "PolicySource"]
+__all__ = ["GATE_KEY", "SCOPE_KEY", "BookingGate", "PolicySource"]
 
 #: Where the downstream app finds the Decision: ``request.state.booking_gate``.
 SCOPE_KEY = "booking_gate"
+#: Where the app finds the gate itself (for ``invalidate``): ``request.state.booking_gate_app``.
+GATE_KEY = "booking_gate_app"
 
 logger = logging.getLogger("booking_gate")
 #: The checkout of a gate told nothing else: Wix's booking form.
@@ -289,6 +292,10 @@ class BookingGate:
 
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
+            # Lifespan state reaches every request's ``request.state`` (ASGI 2.3): the app
+            # finds the gate there even when it was mounted with ``Middleware(...)``.
+            if isinstance(scope.get("state"), dict):
+                scope["state"][GATE_KEY] = self
             await self.app(scope, receive, self._lifespan_send(send))
             return
         if scope["type"] == "websocket":
@@ -379,6 +386,7 @@ class BookingGate:
         async def wrapped(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
                 self.core.reloader.start()
+                show_decision_lines(logging.getLogger())
             elif message["type"] == "lifespan.shutdown.complete":
                 await self.aclose()
             await send(message)

@@ -65,6 +65,12 @@ def _cause(identity: Identity | None, kind: str) -> Cause:
 _VERBS = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}
 
 
+def _memo_key(service: ServiceInfo, method: str, data: str, policies: PolicySet, path: str,
+              today: str | None) -> tuple[object, ...]:
+    """What a remembered decision depends on besides its snapshot (see PolicySet.repeatable)."""
+    return (service, method, data, policies.version, path, today)
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -238,7 +244,9 @@ class DecisionCore:
         facts: Facts | None = None
         decision = None
         if policies.repeatable and not self._wants_facts:
-            decision = self._memo.get(balance, (service, method, data, policies.version))
+            today = policies.today(self._now()) if policies.reads_today else None
+            decision = self._memo.get(balance, _memo_key(service, method, data, policies, path,
+                                                         today))
         if decision is None:
             facts = self._facts(identity, balance, service, path, method, data, policies)
             decision = self._evaluate(facts, policies)
@@ -287,7 +295,8 @@ class DecisionCore:
             return decision, facts
 
     def _evaluate(self, facts: Facts, policies: PolicySet) -> Decision:
-        key = (facts.service, facts.method, facts.data, policies.version)
+        key = _memo_key(facts.service, facts.method, facts.data, policies, facts.path,
+                        facts.today if policies.reads_today else None)
         remembered = self._memo.get(facts.balance, key) if policies.repeatable else None
         if remembered is not None:
             return remembered

@@ -29,6 +29,8 @@ logger = logging.getLogger("booking_gate.identity")
 #: What a Wix access token looks like: ``OauthNG.JWS.`` and a compact JWS (three base64url
 #: parts), as Wix's OAuth, visitor and member tokens are. Anything else is not sent to Wix.
 WIX_TOKEN_PATTERN = r"OauthNG\.JWS\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
+#: Seconds unseen tokens are refused at once after the budget refused one (see identify).
+REFUSED_FOR = 1.0
 #: Longer values are not looked at, let alone matched: no Wix token comes near this.
 MAX_TOKEN_CHARS = 8192
 
@@ -106,16 +108,21 @@ class WixTokenResolver:
         self._flights: SingleFlight[Identity] = SingleFlight()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._per_client = per_client
+        self._timer = timer
+        #: Until when (``timer``) unseen tokens are refused without asking the budget again.
+        self._refused_until = float("-inf")
         self._client_lookups: TTLCache[str, int] = TTLCache(10_000, 60.0, timer=timer)
 
     def __repr__(self) -> str:
         return f"WixTokenResolver(header={self._header!r}, cookie={self._cookie!r})"
 
     async def resolve(self, conn: HTTPConnection) -> Identity | None:
-        known = self.resolve_now(conn.scope)
-        if not isinstance(known, Pending):
-            return known
-        from_header, from_cookie, _ = self._tokens(conn.scope)
+        # Parsed once here (not through resolve_now): identify() reads the caches first.
+        from_header, from_cookie, ambiguity = self._tokens(conn.scope)
+        if ambiguity is not None:
+            return Identity(None, self.name, ambiguity)
+        if from_header is None and from_cookie is None:
+            return None
         client = conn.client.host if conn.client else None
         if from_header is None or from_cookie is None or from_header == from_cookie:
             token = from_header or from_cookie
@@ -177,7 +184,16 @@ class WixTokenResolver:
             if count >= self._per_client:
                 raise UpstreamBudgetSpent("too many unknown tokens from one client; try later")
             self._client_lookups[client] = count + 1
-        return await self._flights.run(key, lambda: self._limited_lookup(key, token))
+        if self._timer() < self._refused_until and key not in self._flights:
+            # The new-token share was spent a moment ago: a flood of unseen tokens is refused
+            # here, without the retry machinery, the budget and a 503 for each costing CPU
+            # that members' checkouts need. Asked again after REFUSED_FOR seconds.
+            raise UpstreamBudgetSpent("unseen tokens are not looked up for now; try later")
+        try:
+            return await self._flights.run(key, lambda: self._limited_lookup(key, token))
+        except UpstreamBudgetSpent:
+            self._refused_until = self._timer() + REFUSED_FOR
+            raise
 
     async def _limited_lookup(self, key: str, token: str) -> Identity:
         async with self._slots:

@@ -21,7 +21,7 @@ from collections import deque
 
 from gate.policy.decision import Decision
 
-__all__ = ["DecisionLines"]
+__all__ = ["DecisionLines", "show_decision_lines"]
 
 _Pending = tuple[float, int, Decision, str, str]
 
@@ -111,3 +111,20 @@ class DecisionLines:
         record.created = created
         record.msecs = (created - int(created)) * 1000
         self._logger.handle(record)
+
+def show_decision_lines(root: logging.Logger) -> bool:
+    """Under a server that configures no logging (plain uvicorn configures only its own
+    loggers), decision lines would go nowhere: send ``booking_gate`` to stderr at INFO then,
+    once, at start-up. Any handler on the root logger or on ``booking_gate`` means the
+    application chose where logs go, and nothing is changed. True when a handler was added."""
+    gate_logger = logging.getLogger("booking_gate")
+    if root.handlers or gate_logger.handlers:
+        return False
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    gate_logger.addHandler(handler)
+    if gate_logger.level == logging.NOTSET:
+        gate_logger.setLevel(logging.INFO)
+    gate_logger.info("no logging is configured: booking-gate writes its decision lines to "
+                     "stderr (configure the 'booking_gate' logger to change this)")
+    return True

@@ -23,7 +23,8 @@ from gate.credits.balances import (
 )
 from gate.identity.base import Identity
 
-__all__ = ["PER_REQUEST_VARIABLES", "QUOTED_TEXT", "VARIABLES", "VARIABLE_NAMES", "Facts",
+__all__ = ["PER_REQUEST_VARIABLES", "QUOTED_TEXT", "VARIABLES", "VARIABLE_NAMES",
+           "VOLATILE_VARIABLES", "Facts",
            "Variable", "variables_read"]
 
 
@@ -80,6 +81,8 @@ VARIABLES: tuple[Variable, ...] = (
 VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
 #: What changes from one request to the next for the same member, service and method.
 PER_REQUEST_VARIABLES = frozenset({"now", "today", "path", "balance_age"})
+#: Of those, the ones that differ on every request: a set reading them is evaluated each time.
+VOLATILE_VARIABLES = frozenset({"now", "balance_age"})
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Text in quotes inside a condition: what it holds is never a name or an operator.
 QUOTED_TEXT = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from gate.errors import PolicyProblem
-from gate.policy.context import PER_REQUEST_VARIABLES, variables_read
+from gate.policy.context import VOLATILE_VARIABLES, variables_read
 from gate.policy.decision import Decision, Outcome
 from gate.policy.engine import CelEngine, Condition, EvalFailure
 
@@ -96,6 +96,7 @@ class PolicySet:
     _by_name: dict[str, CompiledRule] = field(init=False, repr=False, compare=False)
     _max_age: float | None = field(init=False, repr=False, compare=False)
     _repeatable: bool = field(init=False, repr=False, compare=False)
+    _reads_today: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {r.name: r for r in self.rules})
@@ -103,11 +104,13 @@ class PolicySet:
         object.__setattr__(self, "_max_age", min(ages) if ages else None)
         read = {name for r in self.rules for name in variables_read(r.condition.source)}
         if any(q in r.condition.source for r in self.rules for q in ("'''", '"""')):
-            read.add("path")  # triple-quoted text hides names from variables_read: be safe
-        # A set whose rules read only the member's credits, the service and the method gives
-        # the same decision for the same snapshot: it can be remembered instead of evaluated.
+            read.add("now")  # triple-quoted text hides names from variables_read: be safe
+        # A set whose rules read only the member's credits, the service, the method, the path
+        # and the date gives the same decision for the same snapshot and those: it can be
+        # remembered instead of evaluated (path and date are part of the memo's key).
         object.__setattr__(self, "_repeatable",
-                           not read & PER_REQUEST_VARIABLES and not ages)
+                           not read & VOLATILE_VARIABLES and not ages)
+        object.__setattr__(self, "_reads_today", "today" in read)
 
     def rule(self, name: str) -> CompiledRule | None:
         """The rule called ``name``, if this set has one."""
@@ -118,8 +121,14 @@ class PolicySet:
 
     @property
     def repeatable(self) -> bool:
-        """Same snapshot, service, method and data → same decision (no clock, path or age)."""
+        """Same snapshot, service, method, path, date and data → same decision (no rule reads
+        the clock or the data's age)."""
         return self._repeatable
+
+    @property
+    def reads_today(self) -> bool:
+        """Whether a rule reads ``today``: then the date is part of a remembered decision's key."""
+        return self._reads_today
 
     @property
     def max_age(self) -> float | None:

@@ -35,7 +35,7 @@ from gate.adapters.admin import AdminEndpoints
 from gate.adapters.hosts import AllowedHosts
 from gate.adapters.responses import PRIVATE
 from gate.adapters.routes import RouteMatcher
-from gate.adapters.service.decisions import DecisionApi
+from gate.adapters.service.decisions import DecisionApi, DecisionShortcut
 from gate.adapters.service.forward_auth import ForwardAuth
 from gate.adapters.service.guard import ServiceGuard
 from gate.adapters.webhooks import WebhookReceiver
@@ -133,7 +133,8 @@ def create_service(
               if parts.metrics is not None else []),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(ServiceGuard, hosts=hosts)],
+        middleware=[Middleware(DecisionShortcut, api=api, hosts=hosts),
+                    Middleware(ServiceGuard, hosts=hosts)],
     )
     # No 307 from /v1/status/ to /v1/status (it would say the endpoint exists), nor for the
     # API paths: callers use the documented paths.
