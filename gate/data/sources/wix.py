@@ -11,6 +11,7 @@ gate has not seen, or after ``pool_ttl``; a service's item sets after ``catalog_
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -188,10 +189,16 @@ def _pool(balance: Balance, benefits: tuple[Benefit, ...] | None) -> PoolBalance
         available=balance.amount.available,
         reserved=balance.amount.reserved,
         # The balance carries the pool's status too, and it is the fresher of the two.
-        status=status,
-        namespace=info.namespace,
-        plan_id=info.external_program_definition_id,
+        # Values every member of a plan shares are kept once (sys.intern): each JSON answer
+        # has its own copies, and a cached member would carry ~300 bytes of repeats.
+        status=sys.intern(status),
+        namespace=_once(info.namespace),
+        plan_id=_once(info.external_program_definition_id),
         program_id=info.program_id,
-        program_definition_id=info.program_definition_id,
+        program_definition_id=_once(info.program_definition_id),
         benefits=benefits,
     )
+
+
+def _once(text: str | None) -> str | None:
+    return sys.intern(text) if text is not None else None
