@@ -11,6 +11,7 @@ answered. Wix calls are counted at the emulator, never inferred from the gate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
 import time
@@ -165,15 +166,21 @@ def _call_times(timeline: list[dict[str, Any]]) -> list[str]:
 
 # -- sustained --------------------------------------------------------------------------------
 
-async def _sustained(emulator_url: str, service_url: str, seconds: float,
+async def _sustained(emulator_url: str, service_urls: list[str], seconds: float,
                      rate: float) -> dict[str, Any]:
+    """``rate`` decisions a second, spread over ``service_urls`` in turn (one instance, or a
+    fleet sharing Redis); Wix calls counted at the emulator, for all of them together."""
     rng = random.Random(100)
-    async with httpx.AsyncClient(base_url=emulator_url) as admin, \
-            _client(service_url, connections=128) as client:
-        await client.warm("/healthz")
+    async with contextlib.AsyncExitStack() as stack:
+        admin = await stack.enter_async_context(httpx.AsyncClient(base_url=emulator_url))
+        clients = [await stack.enter_async_context(_client(url, connections=128))
+                   for url in service_urls]
+        for client in clients:
+            await client.warm("/healthz")
         await admin.post("/_emulator/calls/reset")
         total = int(seconds * rate)
-        calls = [(n / rate, _decide(client, rng.randrange(MEMBERS))) for n in range(total)]
+        calls = [(n / rate, _decide(clients[n % len(clients)], rng.randrange(MEMBERS)))
+                 for n in range(total)]
         samples = await open_loop(calls)
         await asyncio.sleep(0.5)  # let background refreshes started at the end land
         counted = await _calls(admin, timeline=1)
@@ -339,6 +346,7 @@ def run(quick: bool) -> dict[str, Any]:
             _run_burst(emu, results)
             _run_sustained(emu, results, seconds=20.0 if quick else 60.0)
             _run_junk(emu, results, seconds=3.0 if quick else 10.0)
+            _run_fleet(emu, results, Path(tmp), seconds=20.0 if quick else 60.0)
     results["cold_setup"] = {
         "emulator": f"gate.tooling.emulator, {MEMBERS} generated members (one pool each; "
                     f"every tenth has 0 credits), latency {LATENCY * 1000:.0f} ms per Wix call, "
@@ -367,13 +375,40 @@ def _run_burst(emu: Server, results: dict[str, Any]) -> None:
 def _run_sustained(emu: Server, results: dict[str, Any], seconds: float) -> None:
     progress(f"cold sustained: 100 decisions/s over {MEMBERS} members for {seconds:g} s ...")
     with serve_child("bench.apps:service_wix", base_url=emu) as service:
-        sustained = asyncio.run(_sustained(emu, service, seconds, 100.0))
+        sustained = asyncio.run(_sustained(emu, [service], seconds, 100.0))
     results.update(sustained)
     detail = sustained["sustained_detail"]
     progress(f"cold sustained_max_calls_per_min: {sustained['sustained_max_calls_per_min']} "
              f"(calls per 10 s {detail['calls_per_10s']}); {detail['correct']} correct, "
              f"{detail['wrong']} wrong, {detail['errors']} errors {detail['error_kinds'] or ''}"
              f"; data {detail['data']}; p99 {detail['p99_ms']} ms")
+
+
+def _run_fleet(emu: Server, results: dict[str, Any], tmp: Path, seconds: float) -> None:
+    """Issue H: the sustained load over two instances sharing one Redis (a real
+    redis-server on loopback): the fleet together must stay within one Wix budget."""
+    import shutil
+
+    from tests.redis_server import redis_server_running  # the suite's own starter
+
+    if shutil.which("redis-server") is None:
+        progress("cold fleet: skipped, no redis-server on this machine")
+        return
+    progress(f"cold fleet: 100 decisions/s over {MEMBERS} members for {seconds:g} s, two "
+             "instances, one Redis ...")
+    (tmp / "redis").mkdir(exist_ok=True)
+    with redis_server_running(tmp / "redis") as redis, \
+            serve_child("bench.apps:service_wix", base_url=emu, redis_url=redis.url) as one, \
+            serve_child("bench.apps:service_wix", base_url=emu, redis_url=redis.url) as two:
+        fleet = asyncio.run(_sustained(emu, [one, two], seconds, 100.0))
+    detail = fleet["sustained_detail"]
+    results["fleet_sustained_max_calls_per_min"] = fleet["sustained_max_calls_per_min"]
+    results["fleet_detail"] = detail
+    progress(f"cold fleet_sustained_max_calls_per_min: "
+             f"{fleet['sustained_max_calls_per_min']} (calls per 10 s "
+             f"{detail['calls_per_10s']}); {detail['correct']} correct, {detail['wrong']} "
+             f"wrong, {detail['errors']} errors {detail['error_kinds'] or ''}; data "
+             f"{detail['data']}; p99 {detail['p99_ms']} ms")
 
 
 def _run_junk(emu: Server, results: dict[str, Any], seconds: float) -> None:

@@ -53,6 +53,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "burst_500_calls": ("<=", 30),
     "burst_500_p99_ms": ("<=", 300),
     "sustained_max_calls_per_min": ("<=", 200),
+    "fleet_sustained_max_calls_per_min": ("<=", 200),
     "junk_real_p99_ratio": ("<=", 2.0),
 }
 SCENARIOS = ("hot", "load", "memory", "http", "cold")
