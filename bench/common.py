@@ -261,8 +261,9 @@ def _child_main(factory: str, kwargs: dict[str, Any], conn: Any) -> None:
         problem = getattr(app, "problem", None)  # a BookingGate that cannot start says why
         if problem is not None:
             raise RuntimeError(f"the gate cannot start: {problem}")
-        # The parser `booking-gate serve` gets from uvicorn when httptools is installed.
-        with run_server(app, http="auto") as url:
+        # The parser and loop `booking-gate serve` gets from uvicorn (httptools, uvloop when
+        # installed), and its collector settings (see gate.cli.servers).
+        with run_server(app, http="auto", loop="auto") as url:
             conn.send(("ok", url))
             # Stop on "stop", or when the parent is gone (EOF): a child never outlives a run.
             with contextlib.suppress(EOFError, OSError):

@@ -20,13 +20,15 @@ __all__ = ["run_server"]
 def run_server(
     app: Any, *, host: str = "127.0.0.1", lifespan: Literal["auto", "on", "off"] = "on",
     http: Literal["h11", "httptools", "auto"] = "h11",
+    loop: Literal["asyncio", "auto"] = "asyncio",
 ) -> Iterator[str]:
     """Serve ``app`` with uvicorn on ``host`` and a free port; yield its base URL.
 
     ``http="h11"`` by default: the pure-Python parser hands every method and path to the app
     as sent (httptools answers 400 to some before the app sees them), so a test sees what the
     gate itself does with them. ``booking-gate serve`` lets uvicorn choose (httptools when
-    installed); the benchmarks ask for the same.
+    installed); the benchmarks ask for the same, and for ``loop="auto"`` (uvloop when
+    installed, as ``serve`` runs).
 
     The socket is bound before the thread starts, so the URL is valid as soon as it is yielded
     and there is no port race between tests.
@@ -45,13 +47,14 @@ def run_server(
     sock.bind((host, 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False,
-                            http=http)
+                            http=http, loop=loop)
     server = uvicorn.Server(config)
     errors: list[BaseException] = []
 
     def serve() -> None:
         try:
-            asyncio.run(server.serve(sockets=[sock]))
+            with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+                runner.run(server.serve(sockets=[sock]))
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 
