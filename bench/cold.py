@@ -377,8 +377,12 @@ def _run_sustained(emu: Server, results: dict[str, Any], seconds: float) -> None
     with serve_child("bench.apps:service_wix", base_url=emu) as service:
         sustained = asyncio.run(_sustained(emu, [service], seconds, 100.0))
     results.update(sustained)
+    _report("sustained_max_calls_per_min", sustained)
+
+
+def _report(field: str, sustained: dict[str, Any]) -> None:
     detail = sustained["sustained_detail"]
-    progress(f"cold sustained_max_calls_per_min: {sustained['sustained_max_calls_per_min']} "
+    progress(f"cold {field}: {sustained['sustained_max_calls_per_min']} "
              f"(calls per 10 s {detail['calls_per_10s']}); {detail['correct']} correct, "
              f"{detail['wrong']} wrong, {detail['errors']} errors {detail['error_kinds'] or ''}"
              f"; data {detail['data']}; p99 {detail['p99_ms']} ms")
@@ -401,14 +405,9 @@ def _run_fleet(emu: Server, results: dict[str, Any], tmp: Path, seconds: float) 
             serve_child("bench.apps:service_wix", base_url=emu, redis_url=redis.url) as one, \
             serve_child("bench.apps:service_wix", base_url=emu, redis_url=redis.url) as two:
         fleet = asyncio.run(_sustained(emu, [one, two], seconds, 100.0))
-    detail = fleet["sustained_detail"]
     results["fleet_sustained_max_calls_per_min"] = fleet["sustained_max_calls_per_min"]
-    results["fleet_detail"] = detail
-    progress(f"cold fleet_sustained_max_calls_per_min: "
-             f"{fleet['sustained_max_calls_per_min']} (calls per 10 s "
-             f"{detail['calls_per_10s']}); {detail['correct']} correct, {detail['wrong']} "
-             f"wrong, {detail['errors']} errors {detail['error_kinds'] or ''}; data "
-             f"{detail['data']}; p99 {detail['p99_ms']} ms")
+    results["fleet_detail"] = fleet["sustained_detail"]
+    _report("fleet_sustained_max_calls_per_min", fleet)
 
 
 def _run_junk(emu: Server, results: dict[str, Any], seconds: float) -> None:

@@ -132,9 +132,8 @@ class BookingGate:
         #: Paths seen to be no checkout, status or webhook path: they skip the gate at once.
         self._open_paths: set[str] = set()
         self._pages = PageCache()
-        self._extra: dict[tuple[str, str | bool], list[tuple[bytes, bytes]]] = {
-            (data, False): [(b"x-gate-data", data.encode())]
-            for data in ("fresh", "stale", "fallback", "none")}
+        #: The headers an allowed checkout gets, per (data, error kind): built once each.
+        self._extra: dict[tuple[str, str | None], list[tuple[bytes, bytes]]] = {}
         self._strips = False
         try:
             self._routes = RouteMatcher(checkouts)
@@ -342,13 +341,13 @@ class BookingGate:
         """Mark an allowed checkout private: a shared cache must never serve it to someone
         else. It also says what the gate saw: the data it used and, when the policy fails
         open, that the fail mode let this one through and why."""
-        extra = self._extra.get((decision.data, decision.error is not None and
-                                 (error_kind(decision) or "error")))
-        if extra is None:
+        kind = error_kind(decision)
+        extra = self._extra.get((decision.data, kind))
+        if extra is None:  # a few of each: the data kinds times the error kinds
             extra = [(b"x-gate-data", decision.data.encode())]
-            if decision.error is not None:
-                extra += [(b"x-gate-rule", ON_ERROR.encode()),
-                          (b"x-gate-error", (error_kind(decision) or "error").encode())]
+            if kind is not None:
+                extra += [(b"x-gate-rule", ON_ERROR.encode()), (b"x-gate-error", kind.encode())]
+            self._extra[(decision.data, kind)] = extra
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":

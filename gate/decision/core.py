@@ -129,6 +129,10 @@ class DecisionCore:
         fixed = self._fixed.get(service_id)
         return fixed if fixed is not None else await self.source.service(service_id)
 
+    def _known_service(self, service_id: str) -> ServiceInfo | None:
+        """The service's price as already known (configured or in the catalog), or None."""
+        return self._fixed.get(service_id) or self.source.cached_service(service_id)
+
     async def facts(
         self, identity: Identity, service_id: str, path: str, method: str, policies: PolicySet
     ) -> Facts:
@@ -136,7 +140,7 @@ class DecisionCore:
         member = identity.member_id
         balance: BalanceSnapshot | None = None
         data = "none"
-        known = self._fixed.get(service_id) or self.source.cached_service(service_id)
+        known = self._known_service(service_id)
         if member:
             if known is None:
                 # Neither is known yet: read the credits and the item sets at the same time.
@@ -229,7 +233,7 @@ class DecisionCore:
             return None  # a submission decides in turn with the member's others: ``decide``
         started = time.perf_counter()
         policies = self.reloader.current
-        service = self._fixed.get(service_id) or self.source.cached_service(service_id)
+        service = self._known_service(service_id)
         if service is None:
             return None
         balance: BalanceSnapshot | None = None

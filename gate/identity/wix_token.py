@@ -156,12 +156,13 @@ class WixTokenResolver:
         return first if first.member_id else second
 
     def _known(self, token: str) -> Identity | Pending:
-        key = hashlib.sha256(token.encode()).hexdigest()
+        known = self._cached(_key(token))
+        return known if known is not None else PENDING
+
+    def _cached(self, key: str) -> Identity | None:
+        """What is remembered of a token (by its hash): a member, or signed out for a while."""
         cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        inactive = self._inactive.get(key)
-        return inactive if inactive is not None else PENDING
+        return cached if cached is not None else self._inactive.get(key)
 
     def accepts(self, value: str) -> bool:
         """True when ``value`` has the shape of a token (``token_pattern``), so it may be sent
@@ -171,13 +172,10 @@ class WixTokenResolver:
     async def identify(self, token: str, *, client: str | None = None) -> Identity:
         """Who ``token`` belongs to (signed out if nobody here); raises SourceError when Wix
         cannot say. For tokens handed over directly, like the decision API's memberToken."""
-        key = hashlib.sha256(token.encode()).hexdigest()
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        inactive = self._inactive.get(key)
-        if inactive is not None:
-            return inactive
+        key = _key(token)
+        known = self._cached(key)
+        if known is not None:
+            return known
         if self._per_client is not None and client is not None and key not in self._flights:
             # Joining a lookup already under way costs nothing, so it is not counted.
             count = self._client_lookups.get(client, 0)
@@ -261,3 +259,8 @@ class WixTokenResolver:
         if lifetime > 0:
             self._cache.set(key, identity, lifetime)
         return identity
+
+
+def _key(token: str) -> str:
+    """What a token is remembered by: its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()

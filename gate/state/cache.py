@@ -23,11 +23,11 @@ import weakref
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from cachetools import TTLCache
 from redis.asyncio import Redis
 
 from gate.credits.balances import BalanceSnapshot
 from gate.data.batching import Batcher
+from gate.data.expiring import ExpiringDict
 from gate.state.codec import Clocks, Unreadable, decode_snapshot, encode_snapshot
 from gate.state.invalidation import Invalidations, applying_peer_message
 from gate.state.keys import Keys
@@ -67,7 +67,9 @@ class SharedBalanceCache:
         self.ttl = ttl
         self.maxsize = maxsize
         self.ttl_ms = max(1, int(ttl * 1000))
-        self._local: TTLCache[str, _Entry] = TTLCache(maxsize, ttl, timer=clocks.monotonic)
+        # Read by peek on every cached checkout: an ExpiringDict, as the memory cache is.
+        self._local: ExpiringDict[str, _Entry] = ExpiringDict(maxsize, ttl,
+                                                              timer=clocks.monotonic)
         # Snapshots whose Redis copy is settled (read from there, or written, or refused by a
         # newer invalidation): ``set`` must not write them again. Weak: they go with their
         # snapshot.
@@ -93,24 +95,24 @@ class SharedBalanceCache:
         except Unavailable:
             return entry.snapshot if entry is not None else None
         if raw is None:
-            self._local.pop(key, None)  # expired, or invalidated by some instance
+            self._local.pop(key)  # expired, or invalidated by some instance
             return None
         if entry is not None and entry.raw == raw:
             return entry.snapshot
         snapshot = self.adopt(key, raw)
         if snapshot is None:
-            self._local.pop(key, None)
+            self._local.pop(key)
         elif deletions == self._deletions:
-            self._local[key] = _Entry(raw, snapshot)
+            self._local.set(key, _Entry(raw, snapshot))
         return snapshot
 
     async def set(self, key: str, snapshot: BalanceSnapshot) -> None:
         raw = self._settled.get(snapshot)
         if raw is not None:
-            self._local[key] = _Entry(raw, snapshot)
+            self._local.set(key, _Entry(raw, snapshot))
             return
         raw = self.encode(snapshot)
-        self._local[key] = _Entry(raw, snapshot)
+        self._local.set(key, _Entry(raw, snapshot))
         self._settled[snapshot] = raw
         with contextlib.suppress(Unavailable):  # kept in memory; Redis gets the next one
             await self._link.run(
@@ -118,7 +120,7 @@ class SharedBalanceCache:
 
     async def delete(self, key: str) -> None:
         self._deletions += 1
-        self._local.pop(key, None)
+        self._local.pop(key)
         self._reads.forget(key)  # a read sent before this must not answer reads after it
         if not applying_peer_message():
             await self._invalidations.publish(split_key(key)[1])

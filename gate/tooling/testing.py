@@ -21,6 +21,7 @@ def run_server(
     app: Any, *, host: str = "127.0.0.1", lifespan: Literal["auto", "on", "off"] = "on",
     http: Literal["h11", "httptools", "auto"] = "h11",
     loop: Literal["asyncio", "auto"] = "asyncio",
+    **uvicorn_options: Any,
 ) -> Iterator[str]:
     """Serve ``app`` with uvicorn on ``host`` and a free port; yield its base URL.
 
@@ -28,7 +29,8 @@ def run_server(
     as sent (httptools answers 400 to some before the app sees them), so a test sees what the
     gate itself does with them. ``booking-gate serve`` lets uvicorn choose (httptools when
     installed); the benchmarks ask for the same, and for ``loop="auto"`` (uvloop when
-    installed, as ``serve`` runs).
+    installed, as ``serve`` runs). ``uvicorn_options`` go to ``uvicorn.Config`` as they are
+    (``proxy_headers=False``...).
 
     The socket is bound before the thread starts, so the URL is valid as soon as it is yielded
     and there is no port race between tests.
@@ -47,7 +49,7 @@ def run_server(
     sock.bind((host, 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False,
-                            http=http, loop=loop)
+                            http=http, loop=loop, **uvicorn_options)
     server = uvicorn.Server(config)
     errors: list[BaseException] = []
 

@@ -3,23 +3,20 @@ of a redirect, and the record of each corpus's size (printed at the end of the r
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
 import json
 import re
 import socket
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
-import uvicorn
-
 from gate.errors import UpstreamUnavailable
 from gate.identity.wix_token import WixTokenResolver
+from gate.tooling.testing import run_server
 from gate.wix.client import WixClient
 from gate.wix.models import TokenInfo
 
@@ -88,27 +85,10 @@ def raw_request(
 
 @contextlib.contextmanager
 def serve(app: Any, **config: Any) -> Iterator[str]:
-    """``app`` on a real uvicorn on 127.0.0.1 with ``config`` (e.g. ``proxy_headers=False``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, http="h11",
-                                           **config))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
-                              daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            sock.close()
-            raise RuntimeError("uvicorn did not start")
-        thread.join(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    """``app`` on a real uvicorn on 127.0.0.1 with ``config`` (e.g. ``proxy_headers=False``);
+    uvicorn's own lifespan default unless ``config`` says otherwise."""
+    with run_server(app, lifespan=config.pop("lifespan", "auto"), **config) as url:
+        yield url
 
 
 # -- Wix tokens without Wix ------------------------------------------------------------------
