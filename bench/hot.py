@@ -102,6 +102,17 @@ async def ab(bare: ASGIApp, gated: ASGIApp, request: dict[str, Any], *,
             "diff_p90_us": percentile(diffs, 90), "batch": batch}
 
 
+class EmptyMiddleware:
+    """The least a pure ASGI middleware can cost: one ``async def __call__`` awaiting the app.
+    What ``passthrough_us`` is compared with (``empty_middleware_us``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 async def _expect(app: ASGIApp, request: dict[str, Any], status: int, rule: str | None) -> None:
     got, headers = await answer(app, request)
     if got != status or (rule is not None and headers.get("x-gate-rule") != rule):
@@ -150,6 +161,12 @@ async def _cases(quick: bool) -> dict[str, Any]:
                          f" µs, p90 of diffs {measured['diff_p90_us']:.2f})")
             for app in (gate, gate50):
                 await app.aclose()
+    # The floor under passthrough_us on this machine and Python: an empty middleware.
+    floor = await ab(apps.bare_app, EmptyMiddleware(apps.bare_app),
+                     scope("/book-online", []), rounds=rounds)
+    results["empty_middleware_us"] = rnd(floor["diff_us"])
+    progress(f"hot  {'empty_middleware_us':36s} +{floor['diff_us']:8.2f} µs over bare (an "
+             "async def __call__ that awaits the app: the floor under passthrough_us)")
     results["hot_setup"] = {
         "rounds": rounds,
         "wix": "BookingGate over bare ASGI app; Wix member token in Authorization "

@@ -127,3 +127,65 @@ def test_a_failed_batch_fails_its_waiters_and_is_not_remembered() -> None:
     error, value = asyncio.run(run())
     assert isinstance(error, RuntimeError)
     assert value == 1
+
+
+def test_with_overlap_the_next_batch_leaves_while_one_is_still_out() -> None:
+    """A burst's next batch does not wait for the answer (and every decision it wakes) when the
+    batch out has been out ``overlap`` seconds; never more than ``max_in_flight`` out."""
+    batches: list[list[str]] = []
+    answer = asyncio.Event()
+
+    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
+        batches.append(list(keys))
+        await answer.wait()
+        return {k: k.upper() for k in keys}
+
+    async def run() -> tuple[list[list[str]], list[str]]:
+        batcher: Batcher[str, str] = Batcher(fetch_many, overlap=0.001, max_in_flight=2)
+        asked = [asyncio.ensure_future(batcher.get("a"))]
+        await asyncio.sleep(0.02)  # "a" is out, unanswered, for longer than the overlap
+        asked.append(asyncio.ensure_future(batcher.get("b")))
+        await asyncio.sleep(0.02)  # "b" left without waiting for "a"'s answer
+        asked += [asyncio.ensure_future(batcher.get(k)) for k in ("c", "d", "b")]
+        await asyncio.sleep(0.02)  # two are out: "c" and "d" wait, together
+        seen = [list(b) for b in batches]
+        answer.set()
+        return seen, list(await asyncio.gather(*asked))
+
+    seen, results = asyncio.run(run())
+    assert seen == [["a"], ["b"]]
+    assert results == ["A", "B", "C", "D", "B"]
+    assert batches == [["a"], ["b"], ["c", "d"]]
+
+
+def test_without_overlap_one_batch_is_out_at_a_time() -> None:
+    batches: list[list[str]] = []
+    answer = asyncio.Event()
+
+    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
+        batches.append(list(keys))
+        await answer.wait()
+        return {k: k for k in keys}
+
+    async def run() -> list[list[str]]:
+        batcher: Batcher[str, str] = Batcher(fetch_many)
+        asked = [asyncio.ensure_future(batcher.get("a"))]
+        await asyncio.sleep(0.02)
+        asked.append(asyncio.ensure_future(batcher.get("b")))
+        await asyncio.sleep(0.02)
+        seen = [list(b) for b in batches]
+        answer.set()
+        await asyncio.gather(*asked)
+        return seen
+
+    assert asyncio.run(run()) == [["a"]]
+    assert batches == [["a"], ["b"]]
+
+
+@pytest.mark.parametrize("overlap, max_in_flight", [(0.0, 2), (-1.0, 2), (0.05, 1)])
+def test_an_overlap_that_cannot_work_is_refused(overlap: float, max_in_flight: int) -> None:
+    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
+        return {}
+
+    with pytest.raises(ValueError, match="overlap"):
+        Batcher(fetch_many, overlap=overlap, max_in_flight=max_in_flight)

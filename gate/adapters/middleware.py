@@ -384,7 +384,7 @@ class BookingGate:
     def _lifespan_send(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
-                self.core.reloader.start()
+                await self._parts.start()
                 show_decision_lines(logging.getLogger())
             elif message["type"] == "lifespan.shutdown.complete":
                 await self.aclose()

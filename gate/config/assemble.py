@@ -73,6 +73,12 @@ class Parts:
     #: The state shared with the fleet through Redis (``redis_url=``): readiness, redis_up.
     shared: SharedState | None = None
 
+    async def start(self) -> None:
+        """At lifespan start-up: watch the policies, and open what the first request needs."""
+        self.core.reloader.start()
+        if self.client is not None:
+            await self.client.open()
+
 
 def assemble(
     *,

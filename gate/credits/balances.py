@@ -105,6 +105,15 @@ class ServiceInfo:
     known: bool
     item_sets: frozenset[str] = frozenset()
     fixed_cost: Decimal | None = None
+    # Hashed on every cached checkout (it is part of a remembered decision's key): once here.
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash",
+                           hash((self.id, self.known, self.item_sets, self.fixed_cost)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 # eq=False: a snapshot is one reading at one moment, its identity is what matters; hashing by

@@ -33,6 +33,10 @@ WIX_TOKEN_PATTERN = r"OauthNG\.JWS\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-
 REFUSED_FOR = 1.0
 #: Longer values are not looked at, let alone matched: no Wix token comes near this.
 MAX_TOKEN_CHARS = 8192
+#: What the memo says of a header value that holds no token (a token's key is never empty).
+_NOT_A_TOKEN = ""
+#: Longer header values hold no token (``Bearer`` and spaces fit in the margin).
+_MAX_HEADER_BYTES = MAX_TOKEN_CHARS + 16
 
 
 class WixTokenResolver:
@@ -92,6 +96,12 @@ class WixTokenResolver:
         self._header = header.lower() if header else None
         self._raw_header = self._header.encode("latin-1") if self._header else None
         self._cookie = cookie
+        # A cookie header that does not contain the name cannot hold the cookie (see
+        # _cookie_token); a name latin-1 cannot encode never matches a decoded header.
+        try:
+            self._raw_cookie = cookie.encode("latin-1") if cookie else None
+        except UnicodeEncodeError:
+            self._raw_cookie = None
         try:
             self._pattern = re.compile(token_pattern)
         except (re.error, TypeError) as exc:
@@ -112,6 +122,16 @@ class WixTokenResolver:
         #: Until when (``timer``) unseen tokens are refused without asking the budget again.
         self._refused_until = float("-inf")
         self._client_lookups: TTLCache[str, int] = TTLCache(10_000, 60.0, timer=timer)
+        # Header value's digest -> its token's key (_NOT_A_TOKEN: none), so a checkout with a
+        # known token costs a digest and two dict lookups, not a decode, a split and a regex.
+        # Digests only: the header, like the token, is never kept. Bounded like the member
+        # cache: junk values make it start over (the price is parsing again), never grow.
+        self._parsed: dict[bytes, str] = {}
+        self._parsed_max = maxsize
+        # What a header value is digested with: blake2b, the cheapest of hashlib's digests up
+        # to ~500 bytes (OpenSSL's sha256 costs ~0.5 µs more to set up, and wins only on longer
+        # values); copying this blank one costs less than making one (which parses options).
+        self._blank = hashlib.blake2b(digest_size=32)
 
     def __repr__(self) -> str:
         return f"WixTokenResolver(header={self._header!r}, cookie={self._cookie!r})"
@@ -133,21 +153,83 @@ class WixTokenResolver:
         return self._pair(first, second)
 
     def resolve_now(self, scope: Scope) -> NowAnswer:
-        """The answer when every token in the request has been seen; else PENDING."""
-        from_header, from_cookie, ambiguity = self._tokens(scope)
-        if ambiguity is not None:
-            return Identity(None, self.name, ambiguity)
-        if from_header is None and from_cookie is None:
-            return None
-        if from_header is None or from_cookie is None or from_header == from_cookie:
-            token = from_header or from_cookie
-            assert token is not None
-            return self._known(token)
-        first, second = self._known(from_header), self._known(from_cookie)
-        if first is PENDING or second is PENDING:
+        """The answer when every token in the request has been seen; else PENDING.
+
+        ``resolve``'s rules, on the tokens' keys instead of the tokens (equal keys, equal
+        tokens). This is the hot path of a checkout, so a header value is parsed once
+        (``_parse``), and the common case (one header, a known token) calls nothing else.
+        """
+        header_key: str | None = None
+        raw_header = self._raw_header
+        if raw_header is not None:
+            first: bytes | None = None
+            more: list[bytes] | None = None
+            for name, raw in scope["headers"]:  # a loop: cheaper here than a comprehension
+                if name == raw_header:
+                    if first is None:
+                        first = raw
+                    elif more is None:
+                        more = [raw]
+                    else:
+                        more.append(raw)
+            if more is not None:
+                assert first is not None
+                keys = {k for raw in (first, *more) if (k := self._key_of(raw))}
+                if len(keys) > 1:
+                    return Identity(None, self.name, self._many_headers)
+                header_key = keys.pop() if keys else _NOT_A_TOKEN
+            elif first is not None:
+                header_key = _NOT_A_TOKEN
+                if len(first) <= _MAX_HEADER_BYTES:  # longer: no token, not worth a digest
+                    hasher = self._blank.copy()
+                    hasher.update(first)
+                    digest = hasher.digest()
+                    try:  # [] rather than .get: no method call, and misses are rare
+                        header_key = self._parsed[digest]
+                    except KeyError:
+                        header_key = self._parse(first, digest)
+        cookie_key: str | None = None
+        if self._cookie:
+            from_cookie, ambiguity = self._cookie_token(scope)
+            if ambiguity is not None:
+                return Identity(None, self.name, ambiguity)
+            cookie_key = _key(from_cookie) if from_cookie is not None else None
+        if header_key and (cookie_key is None or cookie_key == header_key):
+            known = self._cache.get(header_key)
+            if known is None:
+                known = self._inactive.get(header_key)
+            return PENDING if known is None else known
+        if not header_key:
+            return None if cookie_key is None else self._known(cookie_key)
+        assert cookie_key is not None
+        first_known, second_known = self._known(header_key), self._known(cookie_key)
+        if first_known is PENDING or second_known is PENDING:
             return PENDING
-        assert isinstance(first, Identity) and isinstance(second, Identity)
-        return self._pair(first, second)
+        assert isinstance(first_known, Identity) and isinstance(second_known, Identity)
+        return self._pair(first_known, second_known)
+
+    @property
+    def _many_headers(self) -> str:
+        return f"more than one token in {self._header} headers"
+
+    def _key_of(self, raw: bytes) -> str:
+        """The key (``_key``) of the token in one header value, or _NOT_A_TOKEN."""
+        if len(raw) > _MAX_HEADER_BYTES:
+            return _NOT_A_TOKEN
+        hasher = self._blank.copy()
+        hasher.update(raw)
+        digest = hasher.digest()
+        key = self._parsed.get(digest)
+        return key if key is not None else self._parse(raw, digest)
+
+    def _parse(self, raw: bytes, digest: bytes) -> str:
+        """``_key_of`` the long way, remembered under the value's ``digest``."""
+        token = self._from_header(raw)
+        key = _key(token) if token is not None else _NOT_A_TOKEN
+        if len(self._parsed) >= self._parsed_max:
+            self._parsed.clear()
+        self._parsed[digest] = key
+        return key
 
     def _pair(self, first: Identity, second: Identity) -> Identity:
         if first.member_id and second.member_id and first.member_id != second.member_id:
@@ -155,8 +237,8 @@ class WixTokenResolver:
                             f"{self._cookie} cookie hold tokens of different members")
         return first if first.member_id else second
 
-    def _known(self, token: str) -> Identity | Pending:
-        known = self._cached(_key(token))
+    def _known(self, key: str) -> Identity | Pending:
+        known = self._cached(key)
         return known if known is not None else PENDING
 
     def _cached(self, key: str) -> Identity | None:
@@ -205,21 +287,35 @@ class WixTokenResolver:
             found = {t for name, raw in scope["headers"] if name == self._raw_header
                      if (t := self._from_header(raw)) is not None}
             if len(found) > 1:
-                return None, None, f"more than one token in {self._header} headers"
+                return None, None, self._many_headers
             from_header = found.pop() if found else None
         from_cookie: str | None = None
         if self._cookie:
-            values = {v for v in parse_cookies(scope).get(self._cookie, ()) if v}
-            if len(values) > 1:
-                return None, None, f"more than one {self._cookie} cookie"
-            if values:
-                value = values.pop()
-                from_cookie = value if self.accepts(value) else None
+            from_cookie, ambiguity = self._cookie_token(scope)
+            if ambiguity is not None:
+                return None, None, ambiguity
         return from_header, from_cookie, None
+
+    def _cookie_token(self, scope: Scope) -> tuple[str | None, str | None]:
+        """(the token in the cookie, what makes it ambiguous); only when ``cookie`` is set."""
+        assert self._cookie
+        raw_cookie = self._raw_cookie
+        # Parsed only when a cookie header contains the name: the name is a substring of any
+        # header holding the cookie (latin-1 maps bytes to characters one to one).
+        if raw_cookie is None or not any(name == b"cookie" and raw_cookie in raw
+                                         for name, raw in scope.get("headers") or ()):
+            return None, None
+        values = {v for v in parse_cookies(scope).get(self._cookie, ()) if v}
+        if len(values) > 1:
+            return None, f"more than one {self._cookie} cookie"
+        if values:
+            value = values.pop()
+            return (value if self.accepts(value) else None), None
+        return None, None
 
     def _from_header(self, raw: bytes) -> str | None:
         """The token in one header value (``Bearer <token>`` or a raw token), or None."""
-        if len(raw) > MAX_TOKEN_CHARS + 16:
+        if len(raw) > _MAX_HEADER_BYTES:
             return None
         parts = raw.decode("latin-1").split(None, 1)
         if len(parts) == 2:

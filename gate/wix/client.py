@@ -109,6 +109,10 @@ class WixClient:
     def last_error(self) -> tuple[float, str] | None:
         return self.transport.last_error
 
+    async def open(self) -> None:
+        """Ready the connections at start-up (see ``WixTransport.open``)."""
+        await self.transport.open()
+
     async def aclose(self) -> None:
         """Close the connections this client opened itself; a shared client stays open."""
         await self.transport.aclose()

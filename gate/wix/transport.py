@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
+import anyio.lowlevel
 import httpx
 import stamina
 from pydantic import BaseModel, ValidationError
@@ -105,6 +106,13 @@ class WixTransport:
         if self._own is None or self._own.is_closed:
             self._own = httpx.AsyncClient(timeout=self._timeout)
         return self._own
+
+    async def open(self) -> None:
+        """Ready the connection pool now, at start-up, not under the first burst of members:
+        its TLS context costs ~80 ms of CPU, and httpcore loads anyio's event-loop backend
+        (tens of ms of imports) on its first request."""
+        self._http()
+        await anyio.lowlevel.checkpoint()
 
     async def aclose(self) -> None:
         own, self._own = self._own, None

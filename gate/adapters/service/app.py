@@ -108,7 +108,7 @@ def create_service(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        parts.core.reloader.start()
+        await parts.start()
         try:
             yield
         finally:
