@@ -158,6 +158,35 @@ def test_with_overlap_the_next_batch_leaves_while_one_is_still_out() -> None:
     assert batches == [["a"], ["b"], ["c", "d"]]
 
 
+def test_a_trickle_waits_for_the_answer_a_crowd_leaves_early() -> None:
+    """Leaving early costs a call: only worth it when ``overlap_keys`` keys are waiting."""
+    batches: list[list[str]] = []
+    answer = asyncio.Event()
+
+    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
+        batches.append(list(keys))
+        await answer.wait()
+        return {k: k for k in keys}
+
+    async def run() -> tuple[list[list[str]], list[list[str]]]:
+        batcher: Batcher[str, str] = Batcher(fetch_many, overlap=0.001, overlap_keys=3)
+        asked = [asyncio.ensure_future(batcher.get("a"))]
+        await asyncio.sleep(0.02)
+        asked += [asyncio.ensure_future(batcher.get(k)) for k in ("b", "c")]
+        await asyncio.sleep(0.02)  # two wait: not enough to leave before "a" is answered
+        trickle = [list(b) for b in batches]
+        asked.append(asyncio.ensure_future(batcher.get("d")))
+        await asyncio.sleep(0.02)  # three wait: they leave
+        crowd = [list(b) for b in batches]
+        answer.set()
+        await asyncio.gather(*asked)
+        return trickle, crowd
+
+    trickle, crowd = asyncio.run(run())
+    assert trickle == [["a"]]
+    assert crowd == [["a"], ["b", "c", "d"]]
+
+
 def test_without_overlap_one_batch_is_out_at_a_time() -> None:
     batches: list[list[str]] = []
     answer = asyncio.Event()

@@ -5,10 +5,12 @@ members arriving in one second cost a handful of calls, not 500. A key already w
 flight is not asked for twice (single-flight per key).
 
 The next batch leaves when the one out is answered or, with ``overlap``, once it has been out
-that long, whichever comes first (at most ``max_in_flight`` out at once). Without it, a burst's
-next batch would wait for the answer *and* for every decision the answer wakes: each wake-up
-runs before the next request can reach the socket, so the batches of a burst would be spaced
-by the upstream's latency plus the CPU of the previous batch's decisions.
+that long and at least ``overlap_keys`` keys wait, whichever comes first (at most
+``max_in_flight`` out at once). Without it, a burst's next batch would wait for the answer
+*and* for every decision the answer wakes: each wake-up runs before the next request can reach
+the socket, so the batches of a burst would be spaced by the upstream's latency plus the CPU
+of the previous batch's decisions. A trickle of keys waits for the answer: leaving early would
+spend more calls for a handful of keys whose wait is short anyway.
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ class Batcher(Generic[K, V]):
     def __init__(
         self, fetch_many: Callable[[Sequence[K]], Awaitable[dict[K, V]]], *, max_batch: int = 100,
         pace: Callable[[], float] | None = None, overlap: float | None = None,
-        max_in_flight: int = 2,
+        overlap_keys: int = 1, max_in_flight: int = 2,
     ) -> None:
         if overlap is not None and (overlap <= 0 or max_in_flight < 2):
             raise ValueError("overlap needs a positive number of seconds and max_in_flight >= 2")
         self._fetch_many = fetch_many
         self._max_batch = max_batch
         self._overlap = overlap
+        self._overlap_keys = overlap_keys
         self._max_in_flight = max_in_flight if overlap is not None else 1
         self._out: set[asyncio.Task[None]] = set()
         # Seconds to hold the next batch back: while it waits, more keys join it. The Wix
@@ -86,7 +89,10 @@ class Batcher(Generic[K, V]):
                 self._out.add(sent)
                 sent.add_done_callback(self._out.discard)
                 # Keys asked for from now on gather for the next batch while this one is out.
-                await asyncio.wait({sent}, timeout=self._overlap)
+                while not sent.done():
+                    await asyncio.wait({sent}, timeout=self._overlap)
+                    if len(self._waiting) >= self._overlap_keys:
+                        break
                 while len(self._out) >= self._max_in_flight:
                     await asyncio.wait(self._out, return_when=asyncio.FIRST_COMPLETED)
         finally:

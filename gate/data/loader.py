@@ -68,11 +68,12 @@ class BalanceLoader:
         self.revalidate_for = revalidate_for
         self.fallback_for = fallback_for
         self._clock = clock
-        # A checkout's batch leaves at the latest ``overlap`` after the one before it: see
-        # gate.data.batching. 20 batches a second at most, paced by the budget once half of
-        # it is spent.
+        # In a burst, a checkout's batch leaves at the latest ``batch_overlap`` after the one
+        # before it, once 10 members wait (see gate.data.batching): 20 batches a second at
+        # most, paced by the budget once half of it is spent.
         self._batch: Batcher[str, BalanceSnapshot] = Batcher(
-            self._fetch_many, max_batch=max_batch, pace=pace, overlap=batch_overlap)
+            self._fetch_many, max_batch=max_batch, pace=pace, overlap=batch_overlap,
+            overlap_keys=10)
         # Refreshes batch apart: a batch's calls are paid at the priority of the task that
         # started it, and a checkout must never wait behind a background priority.
         self._background: Batcher[str, BalanceSnapshot] = Batcher(self._fetch_many,

@@ -231,7 +231,8 @@ class DecisionCore:
         member = identity.member_id
         if member is not None and method in self.hold_methods and self.holds.ttl:
             return None  # a submission decides in turn with the member's others: ``decide``
-        started = time.perf_counter()
+        # Only observers read how long it took; the clock is not read for nobody.
+        started = time.perf_counter() if self.observers else 0.0
         policies = self.reloader.current
         service = self._known_service(service_id)
         if service is None:
