@@ -129,56 +129,60 @@ def test_a_failed_batch_fails_its_waiters_and_is_not_remembered() -> None:
     assert value == 1
 
 
+class HeldUpstream:
+    """A ``fetch_many`` that records each batch and answers (upper-cased) only when told."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.answer = asyncio.Event()
+
+    async def __call__(self, keys: Sequence[str]) -> dict[str, str]:
+        self.batches.append(list(keys))
+        await self.answer.wait()
+        return {k: k.upper() for k in keys}
+
+    def seen(self) -> list[list[str]]:
+        return [list(b) for b in self.batches]
+
+
 def test_with_overlap_the_next_batch_leaves_while_one_is_still_out() -> None:
     """A burst's next batch does not wait for the answer (and every decision it wakes) when the
     batch out has been out ``overlap`` seconds; never more than ``max_in_flight`` out."""
-    batches: list[list[str]] = []
-    answer = asyncio.Event()
-
-    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
-        batches.append(list(keys))
-        await answer.wait()
-        return {k: k.upper() for k in keys}
+    upstream = HeldUpstream()
 
     async def run() -> tuple[list[list[str]], list[str]]:
-        batcher: Batcher[str, str] = Batcher(fetch_many, overlap=0.001, max_in_flight=2)
+        batcher: Batcher[str, str] = Batcher(upstream, overlap=0.001, max_in_flight=2)
         asked = [asyncio.ensure_future(batcher.get("a"))]
         await asyncio.sleep(0.02)  # "a" is out, unanswered, for longer than the overlap
         asked.append(asyncio.ensure_future(batcher.get("b")))
         await asyncio.sleep(0.02)  # "b" left without waiting for "a"'s answer
         asked += [asyncio.ensure_future(batcher.get(k)) for k in ("c", "d", "b")]
         await asyncio.sleep(0.02)  # two are out: "c" and "d" wait, together
-        seen = [list(b) for b in batches]
-        answer.set()
+        seen = upstream.seen()
+        upstream.answer.set()
         return seen, list(await asyncio.gather(*asked))
 
     seen, results = asyncio.run(run())
     assert seen == [["a"], ["b"]]
     assert results == ["A", "B", "C", "D", "B"]
-    assert batches == [["a"], ["b"], ["c", "d"]]
+    assert upstream.batches == [["a"], ["b"], ["c", "d"]]
 
 
 def test_a_trickle_waits_for_the_answer_a_crowd_leaves_early() -> None:
     """Leaving early costs a call: only worth it when ``overlap_keys`` keys are waiting."""
-    batches: list[list[str]] = []
-    answer = asyncio.Event()
-
-    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
-        batches.append(list(keys))
-        await answer.wait()
-        return {k: k for k in keys}
+    upstream = HeldUpstream()
 
     async def run() -> tuple[list[list[str]], list[list[str]]]:
-        batcher: Batcher[str, str] = Batcher(fetch_many, overlap=0.001, overlap_keys=3)
+        batcher: Batcher[str, str] = Batcher(upstream, overlap=0.001, overlap_keys=3)
         asked = [asyncio.ensure_future(batcher.get("a"))]
         await asyncio.sleep(0.02)
         asked += [asyncio.ensure_future(batcher.get(k)) for k in ("b", "c")]
         await asyncio.sleep(0.02)  # two wait: not enough to leave before "a" is answered
-        trickle = [list(b) for b in batches]
+        trickle = upstream.seen()
         asked.append(asyncio.ensure_future(batcher.get("d")))
         await asyncio.sleep(0.02)  # three wait: they leave
-        crowd = [list(b) for b in batches]
-        answer.set()
+        crowd = upstream.seen()
+        upstream.answer.set()
         await asyncio.gather(*asked)
         return trickle, crowd
 
@@ -188,27 +192,21 @@ def test_a_trickle_waits_for_the_answer_a_crowd_leaves_early() -> None:
 
 
 def test_without_overlap_one_batch_is_out_at_a_time() -> None:
-    batches: list[list[str]] = []
-    answer = asyncio.Event()
-
-    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
-        batches.append(list(keys))
-        await answer.wait()
-        return {k: k for k in keys}
+    upstream = HeldUpstream()
 
     async def run() -> list[list[str]]:
-        batcher: Batcher[str, str] = Batcher(fetch_many)
+        batcher: Batcher[str, str] = Batcher(upstream)
         asked = [asyncio.ensure_future(batcher.get("a"))]
         await asyncio.sleep(0.02)
         asked.append(asyncio.ensure_future(batcher.get("b")))
         await asyncio.sleep(0.02)
-        seen = [list(b) for b in batches]
-        answer.set()
+        seen = upstream.seen()
+        upstream.answer.set()
         await asyncio.gather(*asked)
         return seen
 
     assert asyncio.run(run()) == [["a"]]
-    assert batches == [["a"], ["b"]]
+    assert upstream.batches == [["a"], ["b"]]
 
 
 @pytest.mark.parametrize("overlap, max_in_flight", [(0.0, 2), (-1.0, 2), (0.05, 1)])
