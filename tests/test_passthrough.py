@@ -117,3 +117,33 @@ def test_websocket_and_lifespan_scopes_are_handed_over_unchanged(tmp_path: Any) 
     asyncio.run(gate(lifespan_scope, receive, send))
     assert seen[1][0] is lifespan_scope
     assert sent == [{"type": "lifespan.startup.complete"}]
+
+
+def test_a_page_remembered_as_open_still_drops_a_member_id_a_visitor_wrote(
+    tmp_path: Any
+) -> None:
+    """Pages that are no checkout skip the gate after the first visit (one set lookup), but
+    never the removal of a member-id header an untrusted client sent: the app must not see
+    it on the second visit either."""
+    seen: list[list[str]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append([v.decode() for k, v in scope["headers"] if k == b"x-member-id"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    balances = tmp_path / "balances.yaml"
+    balances.write_text("members: {}\n")
+    gate = BookingGate(app, policies=shipped_policies(), reload_interval=None,
+                       source=StaticBalanceSource(balances, clock=lambda: 0.0),
+                       resolvers=[TrustedHeaderResolver(trusted_proxies=["10.9.9.9"])])
+
+    async def visit() -> list[int]:
+        transport = httpx.ASGITransport(app=gate, client=("127.0.0.1", 4321))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return [(await client.get("/book-online", headers={"X-Member-Id": "m-ana"}))
+                    .status_code for _ in range(3)]
+
+    assert asyncio.run(visit()) == [200, 200, 200]
+    assert "/book-online" in gate._open_paths  # the second and third visits took the shortcut
+    assert seen == [[], [], []]

@@ -237,9 +237,12 @@ class BookingGate:
             await self.core.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Most requests are pages that are not checkouts: one set lookup sends them on.
+        # Most requests are pages that are not checkouts: one set lookup sends them on (once
+        # any member id a visitor wrote is gone: the app must never see one).
         if scope["type"] == "http" and scope["path"] in self._open_paths \
                 and not scope.get("root_path"):
+            if self._strips:
+                strip_untrusted(self._resolvers, scope)
             await self.app(scope, receive, send)
             return
         if self.problem is not None:
@@ -322,7 +325,7 @@ class BookingGate:
             request = Request(scope, receive)
             await (await receive_webhook(self._webhooks, request))(scope, receive, send)
             return
-        if not self._strips and not scope.get("root_path") and self._remember_open(path):
+        if not scope.get("root_path") and self._remember_open(path):
             if len(self._open_paths) >= _OPEN_PATHS_MAX:
                 self._open_paths.clear()  # made-up paths must not grow it without bound
             self._open_paths.add(path)

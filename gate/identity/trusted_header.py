@@ -115,7 +115,12 @@ class TrustedHeaderResolver:
         headers = scope.get("headers")
         if not headers:
             return
-        count = sum(1 for name, _ in headers if name == self._raw)
+        # Runs on every page: a plain loop, cheaper than sum() over a generator.
+        count = 0
+        raw = self._raw
+        for name, _ in headers:
+            if name == raw:
+                count += 1
         if count == 0:
             return
         trusted = self._trusts(scope)
