@@ -344,9 +344,9 @@ def run(quick: bool) -> dict[str, Any]:
             progress(f"cold emulator with {MEMBERS} members at {emu}, latency "
                      f"{LATENCY * 1000:.0f} ms per Wix call")
             _run_burst(emu, results)
-            _run_sustained(emu, results, seconds=20.0 if quick else 60.0)
+            _run_sustained(emu, results, seconds=15.0 if quick else 60.0)
             _run_junk(emu, results, seconds=3.0 if quick else 10.0)
-            _run_fleet(emu, results, Path(tmp), seconds=20.0 if quick else 60.0)
+            _run_fleet(emu, results, Path(tmp), seconds=15.0 if quick else 60.0)
     results["cold_setup"] = {
         "emulator": f"gate.tooling.emulator, {MEMBERS} generated members (one pool each; "
                     f"every tenth has 0 credits), latency {LATENCY * 1000:.0f} ms per Wix call, "
