@@ -216,3 +216,47 @@ def test_an_overlap_that_cannot_work_is_refused(overlap: float, max_in_flight: i
 
     with pytest.raises(ValueError, match="overlap"):
         Batcher(fetch_many, overlap=overlap, max_in_flight=max_in_flight)
+
+
+def test_a_runner_started_while_a_batch_is_out_keeps_the_trickle_rule() -> None:
+    """A later batch answered first ends the round while an older one is still out; a key
+    asked for then must still wait for that answer (a trickle), not leave at once."""
+    sent: list[list[str]] = []
+    slow, quick = asyncio.Event(), asyncio.Event()
+
+    async def fetch_many(keys: Sequence[str]) -> dict[str, str]:
+        sent.append(list(keys))
+        await (slow if keys == ["a"] else quick).wait()
+        return {k: k for k in keys}
+
+    async def run() -> list[list[str]]:
+        batcher: Batcher[str, str] = Batcher(fetch_many, overlap=0.001, overlap_keys=2)
+        asked = [asyncio.ensure_future(batcher.get("a"))]
+        await asyncio.sleep(0.01)
+        asked += [asyncio.ensure_future(batcher.get(k)) for k in ("b", "c")]
+        await asyncio.sleep(0.01)  # "b" and "c" left early beside "a"
+        quick.set()
+        await asyncio.gather(*asked[1:])  # answered; "a" is still out
+        asked.append(asyncio.ensure_future(batcher.get("d")))
+        await asyncio.sleep(0.02)
+        seen = [list(b) for b in sent]
+        slow.set()
+        await asyncio.gather(*asked)
+        return seen
+
+    assert asyncio.run(run()) == [["a"], ["b", "c"]]
+    assert sent == [["a"], ["b", "c"], ["d"]]
+
+
+def test_closing_cancels_the_batches_out_and_their_waiters() -> None:
+    upstream = HeldUpstream()
+
+    async def run() -> tuple[bool, bool]:
+        batcher: Batcher[str, str] = Batcher(upstream, overlap=0.001)
+        waiter = asyncio.ensure_future(batcher.get("a"))
+        await asyncio.sleep(0.01)
+        await batcher.aclose()
+        await asyncio.sleep(0)
+        return waiter.cancelled(), len(batcher) == 0
+
+    assert asyncio.run(run()) == (True, True)

@@ -68,15 +68,21 @@ def test_what_a_visitor_sent_cannot_forge_a_line(kept: tuple[logging.Logger, Kee
     assert "path='/book\\ndecision action=allow rule=forged'" in record.getMessage()
 
 
+def written(kept: tuple[logging.Logger, Keeper],
+            *lines: tuple[Decision, str, str]) -> list[logging.LogRecord]:
+    """The records a handler receives for these (decision, service, path) lines."""
+    logger, keeper = kept
+    queue = DecisionLines(logger)
+    for decision, service_id, path in lines:
+        queue.add(decision, service_id, path)
+    queue.close()
+    return keeper.records
+
+
 def test_a_decision_the_fail_mode_made_is_a_warning_with_its_cause(
     kept: tuple[logging.Logger, Keeper]
 ) -> None:
-    logger, keeper = kept
-    lines = DecisionLines(logger)
-    lines.add(FAILED, "svc-1", "/book")
-    lines.add(ALLOW, "svc-1", "/book")
-    lines.close()
-    failed, allowed = keeper.records
+    failed, allowed = written(kept, (FAILED, "svc-1", "/book"), (ALLOW, "svc-1", "/book"))
     assert failed.levelno == logging.WARNING
     assert failed.getMessage().endswith(
         "error='upstream_timeout: Wix did not answer' cause=upstream")
@@ -106,3 +112,46 @@ def test_many_different_lines_keep_a_bounded_set_of_templates(
     assert len(keeper.records) == 5000
     assert keeper.records[-1].getMessage().endswith("path='/book/4999'")
     assert len(lines._templates) <= 4096
+
+
+def test_a_filter_that_rewrites_a_field_rewrites_only_its_own_line(
+    kept: tuple[logging.Logger, Keeper]
+) -> None:
+    logger, keeper = kept
+
+    class Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            fields = record.booking_gate  # type: ignore[attr-defined]
+            fields["member"] = f"h({fields['member']})"
+            fields["shadow"].append("seen")
+            return True
+
+    logger.addFilter(Redact())
+    lines = DecisionLines(logger)
+    for _ in range(3):
+        lines.add(ALLOW, "svc-1", "/book")
+    lines.close()
+    assert [r.booking_gate["member"] for r in keeper.records] == ["h(m-1)"] * 3  # type: ignore[attr-defined]
+    assert [r.booking_gate["shadow"] for r in keeper.records] == [["seen"]] * 3  # type: ignore[attr-defined]
+
+
+def test_lines_keep_one_template_with_their_values_apart(
+    kept: tuple[logging.Logger, Keeper]
+) -> None:
+    """Tools that group log lines by message (Sentry) see one kind of decision line."""
+    first, second = written(kept, (ALLOW, "svc-1", "/book"), (ALLOW, "svc-2", "/other"))
+    assert first.msg == second.msg
+    assert first.msg.startswith("decision action=%s rule=%s")
+    assert first.args != second.args
+    assert second.getMessage().endswith("service='svc-2' path='/other'")
+
+
+def test_long_paths_are_written_but_not_kept(kept: tuple[logging.Logger, Keeper]) -> None:
+    logger, keeper = kept
+    lines = DecisionLines(logger)
+    long_path = "/book/" + "x" * 2000
+    lines.add(ALLOW, "svc-1", long_path)
+    lines.add(ALLOW, "svc-1", "/book")
+    lines.close()
+    assert keeper.records[0].getMessage().endswith(f"path={long_path!r}")
+    assert [key[3] for key in lines._templates] == ["/book"]

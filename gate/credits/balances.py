@@ -115,6 +115,10 @@ class ServiceInfo:
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self) -> tuple[type[ServiceInfo], tuple[object, ...]]:
+        # Rebuilt, not restored: string hashes differ from one process to the next.
+        return ServiceInfo, (self.id, self.known, self.item_sets, self.fixed_cost)
+
 
 # eq=False: a snapshot is one reading at one moment, its identity is what matters; hashing by
 # identity is what lets decisions be remembered per snapshot (weakly: they go when it goes).

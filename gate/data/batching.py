@@ -79,6 +79,10 @@ class Batcher(Generic[K, V]):
             # One turn of the loop first, so the requests that arrived together leave together.
             await asyncio.sleep(0)
             while self._waiting:
+                # A batch from an earlier round may still be out: the same rule applies to it.
+                while self._out and len(self._waiting) < self._overlap_keys:
+                    await asyncio.wait(self._out, timeout=self._overlap,
+                                       return_when=asyncio.FIRST_COMPLETED)
                 delay = self._pace() if self._pace is not None else 0.0
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -105,11 +109,23 @@ class Batcher(Generic[K, V]):
             for key, future in batch.items():
                 self._settle(key, future, error=exc)
             return
+        except BaseException:  # cancelled: nobody may be left joining a dead fetch
+            for key, future in batch.items():
+                if self._done(key, future):
+                    future.cancel()
+            raise
         for key, future in batch.items():
             if key not in values:
                 self._settle(key, future, error=KeyError(key))
             elif self._done(key, future):
                 future.set_result(values[key])
+
+    async def aclose(self) -> None:
+        """Stop: the batches out are cancelled and their waiters get CancelledError."""
+        tasks = [*self._out, *([self._runner] if self._runner is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _settle(self, key: K, future: asyncio.Future[V], *, error: BaseException) -> None:
         if self._done(key, future):

@@ -139,6 +139,8 @@ class BalanceLoader:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._batch.aclose()
+        await self._background.aclose()
         # A shared cache holds a connection (to Redis); a cache in memory has nothing to close.
         close = getattr(self.cache, "aclose", None)
         if close is not None:

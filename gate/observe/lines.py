@@ -7,11 +7,11 @@ into ordinary log records every ``interval`` seconds, with each record's time se
 decision was made. Handlers, filters and formatters configured for ``booking_gate.decision``
 apply as usual. When the level is off, nothing at all is done.
 
-The writer's CPU still shares the interpreter with the requests, so records are pre-formatted:
+The writer's CPU still shares the interpreter with the requests, so records are prepared once:
 decisions are remembered (one object per member's data and question), and the record for a
-(decision, service, path) is built once, message and fields included; each line is a shallow
-copy of it with its own time. That halves a line's cost; the handlers' own work (formatting
-the time, writing) is what remains.
+(decision, service, path) is built once, values and fields included; each line is a shallow
+copy of it with its own time and its own fields. That saves about 30% of a line's cost; the
+handlers' own work (formatting, writing) is what remains.
 
 Lines reach the handlers up to ``interval`` late; ``flush()`` (called when the gate closes)
 writes whatever is waiting. Past ``max_pending`` waiting lines, new ones are dropped and
@@ -34,6 +34,8 @@ _Pending = tuple[float, int, Decision, str, str]
 _START = time.time()
 #: Records kept ready, at most; past it the set starts again (made-up paths cannot grow it).
 _TEMPLATES_MAX = 4096
+#: Lines whose path and service id are longer than this together are built each time.
+_TEMPLATE_TEXT_MAX = 512
 
 
 class DecisionLines:
@@ -47,9 +49,8 @@ class DecisionLines:
         self._writer: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one drain at a time keeps lines in order
-        # Only the writer (under the lock) touches it. Keyed by the decision object itself:
-        # a Decision is immutable and remembered, and holding it keeps its id from being
-        # reused by another one.
+        # Only the writer (under the lock) touches it. Keyed by the decision's value (equal
+        # decisions give equal lines) and the question's text.
         self._templates: dict[tuple[Decision, int, str, str], logging.LogRecord] = {}
         #: Lines not written because ``max_pending`` were already waiting.
         self.dropped = 0
@@ -104,13 +105,20 @@ class DecisionLines:
         key = (decision, level, service_id, path)
         template = self._templates.get(key)
         if template is None:
-            if len(self._templates) >= _TEMPLATES_MAX:
-                self._templates.clear()
-            template = self._templates[key] = self._record(level, decision, service_id, path)
+            template = self._record(level, decision, service_id, path)
+            # Paths and ids are the visitor's: long ones are not kept, so the set stays small.
+            if len(path) + len(service_id) <= _TEMPLATE_TEXT_MAX:
+                if len(self._templates) >= _TEMPLATES_MAX:
+                    self._templates.clear()
+                self._templates[key] = template
         # A shallow copy, not the template: a handler may keep records (MemoryHandler,
-        # QueueHandler), and each line has its own time.
+        # QueueHandler), and each line has its own time. The fields get their own dict too: a
+        # filter that rewrites one (redaction) must not rewrite every later line.
         record = object.__new__(type(template))
-        record.__dict__.update(template.__dict__)
+        fields = template.__dict__
+        record.__dict__.update(fields)
+        record.booking_gate = {**fields["booking_gate"],
+                               "shadow": list(fields["booking_gate"]["shadow"])}
         record.created = created
         record.msecs = (created - int(created)) * 1000
         record.relativeCreated = (created - _START) * 1000
@@ -118,17 +126,18 @@ class DecisionLines:
 
     def _record(self, level: int, decision: Decision, service_id: str,
                 path: str) -> logging.LogRecord:
-        # %r for what the visitor controls: a newline must not forge a second log line.
-        message = (
-            f"decision action={decision.action} rule={decision.rule} "
-            f"policy={decision.policy_version} status={decision.outcome.status} "
-            f"data={decision.data} member={decision.member_id!r} service={service_id!r} "
-            f"path={path!r}"
-            + (f" shadow={','.join(decision.shadow)}" if decision.shadow else "")
-            + (f" error={decision.error!r} cause={decision.cause}" if decision.error else ""))
         return self._logger.makeRecord(
-            self._logger.name, level, "gate/decision/core.py", 0, message, (), None,
-            extra={"booking_gate": {
+            self._logger.name, level, "gate/decision/core.py", 0,
+            # %r for what the visitor controls: a newline must not forge a second log line.
+            # One template, its values apart (record.args): tools that group lines by message
+            # (Sentry, for the fail mode's warnings) see one kind of line, not one per member.
+            "decision action=%s rule=%s policy=%s status=%s data=%s member=%r service=%r "
+            "path=%r%s%s",
+            (decision.action, decision.rule, decision.policy_version, decision.outcome.status,
+             decision.data, decision.member_id, service_id, path,
+             f" shadow={','.join(decision.shadow)}" if decision.shadow else "",
+             f" error={decision.error!r} cause={decision.cause}" if decision.error else ""),
+            None, extra={"booking_gate": {
                 "action": decision.action,
                 "rule": decision.rule,
                 "policy": decision.policy_version,

@@ -108,8 +108,8 @@ def create_service(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await parts.start()
         try:
+            await parts.start()
             yield
         finally:
             await parts.core.aclose()
