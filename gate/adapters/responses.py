@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import Scope, Send
 
 from gate.adapters.routes import route_path
+from gate.data.expiring import remember
 from gate.policy.decision import Decision
 from gate.policy.paths import is_same_site_path
 
@@ -134,10 +135,8 @@ class PageCache:
         page = self._pages.get(key)
         if page is None:
             response = render(decision, scope)
-            page = (response.status_code, response.raw_headers, bytes(response.body))
-            if len(self._pages) >= _PAGES_MAX:
-                self._pages.clear()  # made-up return paths must not grow it without bound
-            self._pages[key] = page
+            page = remember(self._pages, key, (response.status_code, response.raw_headers,
+                                               bytes(response.body)), _PAGES_MAX)
         status, headers, body = page
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from starlette.routing import compile_path
 from starlette.types import Scope
 
+from gate.data.expiring import remember
 from gate.errors import ConfigError
 
 __all__ = ["CheckoutMatch", "CheckoutRoute", "RouteMatcher", "route_path"]
@@ -166,10 +167,8 @@ class RouteMatcher:
                scope.get("query_string", b""))
         found = self._seen.get(key, _UNSEEN)
         if found is _UNSEEN:
-            found = self.match(scope["method"], route_path(scope), key[3])
-            if len(self._seen) >= _SEEN_MAX:
-                self._seen.clear()  # made-up queries must not grow it without bound
-            self._seen[key] = found
+            found = remember(self._seen, key, self.match(scope["method"], route_path(scope),
+                                                         key[3]), _SEEN_MAX)
         return found  # type: ignore[return-value]
 
     def covers(self, path: str) -> bool:

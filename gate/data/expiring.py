@@ -1,4 +1,5 @@
-"""A bounded map whose entries expire: the hot path's read is one dict lookup.
+"""Bounded tables for the hot path: a map whose entries expire (one dict lookup a read), and
+``remember``, the one way a plain memo stays bounded.
 
 cachetools' TTLCache and TLRUCache cost about 4 µs a read here (a timer context manager and
 a linked list per access), three of them per cached checkout: more than the rest of the
@@ -11,13 +12,23 @@ injected clock) with a read of about 0.3 µs. When full, the oldest stored entry
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Generic, TypeVar
 
-__all__ = ["ExpiringDict"]
+__all__ = ["ExpiringDict", "remember"]
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+def remember(table: MutableMapping[K, V], key: K, value: V, limit: int) -> V:
+    """``table[key] = value``, and ``value``. A table already holding ``limit`` entries starts
+    over first: keys a visitor makes up (paths, queries, tokens) must not grow it without
+    bound, and a memo refilled costs only the work it saves."""
+    if len(table) >= limit:
+        table.clear()
+    table[key] = value
+    return value
 
 
 class ExpiringDict(Generic[K, V]):

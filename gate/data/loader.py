@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from gate.credits.balances import BalanceSnapshot
 from gate.data.batching import Batcher
 from gate.data.cache import BalanceCache
+from gate.data.expiring import remember
 from gate.data.singleflight import FleetFetch
 from gate.data.sources.base import BalanceSource
 from gate.errors import SourceError
@@ -88,9 +89,7 @@ class BalanceLoader:
         # Kept, not rebuilt: a new string is hashed again on every lookup of the hot path.
         key = self._keys.get(member_id)
         if key is None:
-            if len(self._keys) >= _KEYS_MAX:
-                self._keys.clear()
-            key = self._keys[member_id] = f"{self.source.key}|{member_id}"
+            key = remember(self._keys, member_id, f"{self.source.key}|{member_id}", _KEYS_MAX)
         return key
 
     async def get(self, member_id: str, max_age: float | None = None) -> BalanceSnapshot:

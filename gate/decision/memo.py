@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from gate.credits.balances import BalanceSnapshot
+from gate.data.expiring import remember
 from gate.policy.decision import Decision
 
 __all__ = ["DecisionMemo"]
@@ -43,6 +44,4 @@ class DecisionMemo:
                 # for everything the rules read, and this table is not part of that.
                 object.__setattr__(snapshot, "decisions", table)
         assert table is not None
-        if len(table) >= limit:
-            table.clear()  # made-up service ids must not grow it without bound
-        table[key] = decision
+        remember(table, key, decision, limit)

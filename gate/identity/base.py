@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
@@ -105,27 +105,7 @@ async def resolve_chain(resolvers: Iterable[MemberResolver], conn: HTTPConnectio
 
 def resolve_chain_now(resolvers: Iterable[MemberResolver], scope: Scope) -> Identity | Pending:
     """``resolve_chain`` without waiting: PENDING when any resolver would have to (a token not
-    seen before). The hot path; the same rules, applied by the same code.
-
-    One resolver (the usual set-up, a tuple fixed at start-up) skips the list and the loop of
-    ``_combine``: alone, an answer is itself unless it is an ambiguity, as ``_combine`` says.
-    """
-    if type(resolvers) is tuple and len(resolvers) == 1:
-        resolver: Any = resolvers[0]  # resolve_now is optional (see MemberResolver)
-        try:  # getattr(..., None), without the call to getattr
-            now = resolver.resolve_now
-        except AttributeError:
-            return PENDING
-        if now is None:
-            return PENDING
-        only: NowAnswer = now(scope)
-        if type(only) is Identity:
-            return only if only.ambiguity is None else _nobody(scope, only.ambiguity)
-        if only is None:
-            return ANONYMOUS
-        if isinstance(only, Pending):
-            return PENDING
-        return _combine([only], scope)
+    seen before). The hot path; the same rules, applied by the same code."""
     answers: list[Identity | None] = []
     for resolver in resolvers:
         now = getattr(resolver, "resolve_now", None)

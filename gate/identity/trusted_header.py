@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from gate.data.expiring import remember
 from gate.errors import ConfigError
 from gate.identity.base import Identity
 
@@ -45,10 +46,7 @@ class TrustedClients:
         # parsed and matched once. Bounded: a flood of new addresses resets the memo.
         known = self._seen.get(host)
         if known is None:
-            known = self._match(host)
-            if len(self._seen) >= _SEEN_MAX:
-                self._seen.clear()
-            self._seen[host] = known
+            known = remember(self._seen, host, self._match(host), _SEEN_MAX)
         return known
 
     def _match(self, host: str) -> bool:

@@ -13,7 +13,7 @@ from cachetools import TTLCache
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from gate.data.expiring import ExpiringDict
+from gate.data.expiring import ExpiringDict, remember
 from gate.data.singleflight import SingleFlight
 from gate.errors import ConfigError, UpstreamBudgetSpent, UpstreamDataError
 from gate.identity.base import PENDING, Identity, NowAnswer, Pending
@@ -157,7 +157,7 @@ class WixTokenResolver:
 
         ``resolve``'s rules, on the tokens' keys instead of the tokens (equal keys, equal
         tokens). This is the hot path of a checkout, so a header value is parsed once
-        (``_parse``), and the common case (one header, a known token) calls nothing else.
+        (``_parse``); after that, one header with a known token costs a digest and lookups.
         """
         header_key: str | None = None
         raw_header = self._raw_header
@@ -179,15 +179,7 @@ class WixTokenResolver:
                     return Identity(None, self.name, self._many_headers)
                 header_key = keys.pop() if keys else _NOT_A_TOKEN
             elif first is not None:
-                header_key = _NOT_A_TOKEN
-                if len(first) <= _MAX_HEADER_BYTES:  # longer: no token, not worth a digest
-                    hasher = self._blank.copy()
-                    hasher.update(first)
-                    digest = hasher.digest()
-                    try:  # [] rather than .get: no method call, and misses are rare
-                        header_key = self._parsed[digest]
-                    except KeyError:
-                        header_key = self._parse(first, digest)
+                header_key = self._key_of(first)
         cookie_key: str | None = None
         if self._cookie:
             from_cookie, ambiguity = self._cookie_token(scope)
@@ -195,10 +187,7 @@ class WixTokenResolver:
                 return Identity(None, self.name, ambiguity)
             cookie_key = _key(from_cookie) if from_cookie is not None else None
         if header_key and (cookie_key is None or cookie_key == header_key):
-            known = self._cache.get(header_key)
-            if known is None:
-                known = self._inactive.get(header_key)
-            return PENDING if known is None else known
+            return self._known(header_key)
         if not header_key:
             return None if cookie_key is None else self._known(cookie_key)
         assert cookie_key is not None
@@ -214,7 +203,7 @@ class WixTokenResolver:
 
     def _key_of(self, raw: bytes) -> str:
         """The key (``_key``) of the token in one header value, or _NOT_A_TOKEN."""
-        if len(raw) > _MAX_HEADER_BYTES:
+        if len(raw) > _MAX_HEADER_BYTES:  # no token, not worth a digest
             return _NOT_A_TOKEN
         hasher = self._blank.copy()
         hasher.update(raw)
@@ -226,10 +215,7 @@ class WixTokenResolver:
         """``_key_of`` the long way, remembered under the value's ``digest``."""
         token = self._from_header(raw)
         key = _key(token) if token is not None else _NOT_A_TOKEN
-        if len(self._parsed) >= self._parsed_max:
-            self._parsed.clear()
-        self._parsed[digest] = key
-        return key
+        return remember(self._parsed, digest, key, self._parsed_max)
 
     def _pair(self, first: Identity, second: Identity) -> Identity:
         if first.member_id and second.member_id and first.member_id != second.member_id:

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import deque
 
+from gate.data.expiring import remember
 from gate.policy.decision import Decision
 
 __all__ = ["DecisionLines", "show_decision_lines"]
@@ -108,9 +109,7 @@ class DecisionLines:
             template = self._record(level, decision, service_id, path)
             # Paths and ids are the visitor's: long ones are not kept, so the set stays small.
             if len(path) + len(service_id) <= _TEMPLATE_TEXT_MAX:
-                if len(self._templates) >= _TEMPLATES_MAX:
-                    self._templates.clear()
-                self._templates[key] = template
+                remember(self._templates, key, template, _TEMPLATES_MAX)
         # A shallow copy, not the template: a handler may keep records (MemoryHandler,
         # QueueHandler), and each line has its own time. The fields get their own dict too: a
         # filter that rewrites one (redaction) must not rewrite every later line.

@@ -44,6 +44,7 @@ from typing import Any
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
+from gate.data.expiring import remember
 from gate.policy.cel_checker import ARITHMETIC, CompileFailure, check, mixes_whole_and_decimal
 from gate.policy.cel_literals import Text
 from gate.policy.context import VARIABLES
@@ -124,9 +125,7 @@ class CelEngine:
     def compile(self, source: str) -> Condition | CompileFailure:
         found = self._compiled.get(source)
         if found is None:
-            if len(self._compiled) >= _CACHE_SIZE:
-                self._compiled.clear()
-            found = self._compiled[source] = self._compile(source)
+            found = remember(self._compiled, source, self._compile(source), _CACHE_SIZE)
         return found
 
     def _compile(self, source: str) -> Condition | CompileFailure:

@@ -9,7 +9,6 @@ exactly as the middleware does. No member means a signed-out visitor.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from typing import Any
 
@@ -191,24 +190,14 @@ def _as_json(decision: Decision, data: _Asking) -> dict[str, Any]:
     }
 
 
-class _Answer(Response):
-    """A decision as JSON: the busiest answer of a Wix-hosted site, so its private headers are
-    encoded once, not for every answer as ``JSONResponse(headers=...)`` would."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        # What JSONResponse writes, byte for byte.
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
-                          separators=(",", ":")).encode("utf-8")
-
-
 _NO_STORE_RAW = [(name.lower().encode("latin-1"), value.encode("latin-1"))
                  for name, value in _NO_STORE.items()]
 
 
 def _answer(body: dict[str, Any]) -> Response:
-    answer = _Answer(body)
+    """A decision as JSON: the busiest answer of a Wix-hosted site, so its private headers are
+    encoded once, not for every answer as ``JSONResponse(headers=...)`` would."""
+    answer = JSONResponse(body)
     answer.raw_headers.extend(_NO_STORE_RAW)
     return answer
 
