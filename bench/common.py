@@ -139,13 +139,20 @@ class NullStream(io.TextIOBase):
         return len(text)
 
 
-def decision_logging_on() -> None:
-    """Decision logging at its default level: INFO on booking_gate.decision, to a null stream.
+#: The format ``booking-gate serve``, the demo and ``show_decision_lines`` set up: the default.
+DEFAULT_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+#: A common hand-written one, with the time: every line is formatted by the stdlib handler.
+TIMED_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
-    The handler formats every record (as a real one would) but writes nowhere.
+
+def decision_logging_on(fmt: str = DEFAULT_LOG_FORMAT) -> None:
+    """Decision logging at its default level: INFO on booking_gate.decision, to a null stream,
+    through a ``StreamHandler`` with the gate's default format (``fmt`` to compare others).
+
+    The handler gets every line (as a real one would) but writes nowhere.
     """
     handler = logging.StreamHandler(NullStream())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(logging.Formatter(fmt))
     decision = logging.getLogger("booking_gate.decision")
     decision.handlers[:] = [handler]
     decision.setLevel(logging.INFO)

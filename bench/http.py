@@ -208,6 +208,6 @@ def run(quick: bool) -> dict[str, Any]:
         "rounds": rounds, "seconds": seconds, "connections": CONNECTIONS,
         "servers": "uvicorn (httptools when installed, 1 worker) via "
                    "gate.tooling.testing.run_server, one process per app, "
-                   "decision logging at INFO to a null stream",
+                   "decision logging at INFO to a null stream in the gate's default format",
     }
     return results

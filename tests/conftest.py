@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -113,6 +114,18 @@ def emulator(emulator_server: tuple[str, str]) -> Iterator[Emulator]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def balances(tmp_path: Path) -> Path:
+    """A static balance file: ``m-rich`` holds 3 credits in one pool, ``m-broke`` none."""
+    path = tmp_path / "balances.yaml"
+    path.write_text(
+        "members:\n"
+        "  m-rich:\n    - {pool: p1, available: '3'}\n"
+        "  m-broke:\n    - {pool: p2, available: '0'}\n"
+    )
+    return path
 
 
 @pytest.fixture

@@ -27,17 +27,6 @@ async def checkout(request: Request) -> PlainTextResponse:
 APP = Starlette(routes=[Route("/booking-form", checkout)])
 
 
-@pytest.fixture
-def balances(tmp_path: Path) -> Path:
-    path = tmp_path / "balances.yaml"
-    path.write_text(
-        "members:\n"
-        "  m-rich:\n    - {pool: p1, available: '3'}\n"
-        "  m-broke:\n    - {pool: p2, available: '0'}\n"
-    )
-    return path
-
-
 def _serve(balances: Path, *resolvers: object) -> BookingGate:
     return BookingGate(APP, policies=shipped_policies(), resolvers=list(resolvers),
                        source=StaticBalanceSource(balances, clock=lambda: 0.0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gate.adapters.admin import AdminEndpoints
 from gate.adapters.hosts import AllowedHosts
-from gate.adapters.responses import (
-    ON_ERROR,
-    PageCache,
-    ambiguous_service,
-    bad_host,
-    error_kind,
-    private_headers,
-    render,
-)
+from gate.adapters.lane import Lane
+from gate.adapters.responses import PageCache, PrivateSend, ambiguous_service, bad_host, render
 from gate.adapters.routes import CheckoutRoute, RouteMatcher
 from gate.adapters.webhooks import WebhookReceiver
 from gate.adapters.webhooks.http import receive_webhook
@@ -39,7 +32,9 @@ from gate.identity.base import (
     Identity,
     MemberResolver,
     Pending,
+    StillTrue,
     resolve_chain,
+    resolve_chain_kept,
     resolve_chain_now,
     strip_untrusted,
 )
@@ -132,8 +127,9 @@ class BookingGate:
         #: Paths seen to be no checkout, status or webhook path: they skip the gate at once.
         self._open_paths: set[str] = set()
         self._pages = PageCache()
-        #: The headers an allowed checkout gets, per (data, error kind): built once each.
-        self._extra: dict[tuple[str, str | None], list[tuple[bytes, bytes]]] = {}
+        self._private = PrivateSend()
+        #: Checkouts seen before, answered from their own bytes (None: resolvers cannot say).
+        self._lane: Lane | None = None
         self._strips = False
         try:
             self._routes = RouteMatcher(checkouts)
@@ -148,6 +144,7 @@ class BookingGate:
             self._parts = assemble(**options)
             # Resolvers that remove headers (trusted proxies) must see every request.
             self._strips = any(hasattr(r, "strip_untrusted") for r in self._parts.resolvers)
+            self._lane = Lane.over(self._parts.resolvers)
             if status_path:
                 self._admin = AdminEndpoints(self._parts.core, status_path, status_clients,
                                              status_token, self._hosts)
@@ -268,21 +265,41 @@ class BookingGate:
         if match.ambiguous:
             await ambiguous_service(match.route.service_param)(scope, receive, send)
             return
-        identity = resolve_chain_now(self._resolvers, scope)
+        lane, key = self._lane, None
+        still: tuple[StillTrue, ...] | None = None
+        if lane is not None and (key := lane.key(scope)) is not None:
+            kept = lane.get(key)
+            decision = core.recall(kept) if kept is not None else None
+            if decision is not None:
+                await self._answer(decision, scope, receive, send)
+                return
+            identity, still = resolve_chain_kept(self._resolvers, scope)
+        else:
+            identity = resolve_chain_now(self._resolvers, scope)
         decision = None
         if not isinstance(identity, Pending):
             decision = core.decide_now(identity, service_id=match.service_id, path=match.path,
                                        method=match.method)
+            if decision is not None and still is not None:
+                assert lane is not None and key is not None
+                kept = core.keep(identity, still, decision, service_id=match.service_id,
+                                 path=match.path, method=match.method)
+                if kept is not None:
+                    lane.put(key, kept)
         if decision is None:
             decision = await core.decide(
                 self._identify(scope, identity),
                 service_id=match.service_id, path=match.path, method=match.method,
             )
+        await self._answer(decision, scope, receive, send)
+
+    def _answer(self, decision: Decision, scope: Scope, receive: Receive,
+                send: Send) -> Awaitable[None]:
+        # Not ``async``: the caller awaits the app (or the page) itself, one coroutine less.
         scope.setdefault("state", {})[SCOPE_KEY] = decision
         if decision.allows:
-            await self.app(scope, receive, self._private(send, decision))
-            return
-        await self._pages.send(decision, scope, send)
+            return self.app(scope, receive, self._private(send, decision))
+        return self._pages.send(decision, scope, send)
 
     def _identify(self, scope: Scope, known: Identity | Pending) -> Identify:
         if isinstance(known, Identity):
@@ -339,25 +356,6 @@ class BookingGate:
             return False
         return self._admin is None or not self._admin.handles(
             {"type": "http", "path": path, "method": "GET", "root_path": ""})
-
-    def _private(self, send: Send, decision: Decision) -> Send:
-        """Mark an allowed checkout private: a shared cache must never serve it to someone
-        else. It also says what the gate saw: the data it used and, when the policy fails
-        open, that the fail mode let this one through and why."""
-        kind = error_kind(decision)
-        extra = self._extra.get((decision.data, kind))
-        if extra is None:  # a few of each: the data kinds times the error kinds
-            extra = [(b"x-gate-data", decision.data.encode())]
-            if kind is not None:
-                extra += [(b"x-gate-rule", ON_ERROR.encode()), (b"x-gate-error", kind.encode())]
-            self._extra[(decision.data, kind)] = extra
-
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = private_headers(message.get("headers") or (), extra)
-            await send(message)
-
-        return wrapped
 
     async def _misconfigured(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse to start; if served anyway, never a 500 and never an open checkout."""

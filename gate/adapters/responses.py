@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from urllib.parse import quote
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.types import Scope, Send
+from starlette.types import Message, Scope, Send
 
 from gate.adapters.routes import route_path
 from gate.data.expiring import remember
@@ -26,6 +26,7 @@ __all__ = [
     "ON_ERROR",
     "PRIVATE",
     "PageCache",
+    "PrivateSend",
     "RawPage",
     "ambiguous_service",
     "bad_host",
@@ -142,6 +143,10 @@ class PageCache:
         await send({"type": "http.response.body", "body": body})
 
 
+_CACHE_CONTROL = (b"cache-control", b"private, no-store")
+_VARY_ON = b"Cookie, Authorization"
+
+
 def private_headers(
     headers: Iterable[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
@@ -149,20 +154,55 @@ def private_headers(
     own ``Cache-Control`` replaced by ``private, no-store``, ``Cookie`` and ``Authorization``
     added to its ``Vary``, then ``extra``."""
     out: list[tuple[bytes, bytes]] = []
-    vary: list[bytes] = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower == b"cache-control":
-            continue
-        if lower == b"vary":
-            vary.append(value)
-            continue
-        out.append((name, value))
-    vary.append(b"Cookie, Authorization")
-    out.append((b"cache-control", b"private, no-store"))
-    out.append((b"vary", b", ".join(vary)))
-    out.extend(extra)
+    vary: list[bytes] | None = None
+    for pair in headers:
+        name = pair[0]
+        # Only names of these two lengths can be either: the others need no lower-casing.
+        if len(name) in (4, 13):
+            lower = name.lower()
+            if lower == b"cache-control":
+                continue
+            if lower == b"vary":
+                if vary is None:
+                    vary = []
+                vary.append(pair[1])
+                continue
+        out.append(pair)
+    out.append(_CACHE_CONTROL)
+    if vary is None:
+        out.append((b"vary", _VARY_ON))
+    else:
+        vary.append(_VARY_ON)
+        out.append((b"vary", b", ".join(vary)))
+    out += extra
     return out
+
+
+class PrivateSend:
+    """Wraps an allowed checkout's ``send``: ``private_headers`` on its response, with
+    ``X-Gate-Data`` and, when the fail mode let it through, ``X-Gate-Rule``/``X-Gate-Error``
+    (built once per data kind and error kind)."""
+
+    def __init__(self) -> None:
+        self._extra: dict[tuple[str, str | None], list[tuple[bytes, bytes]]] = {}
+
+    def __call__(self, send: Send, decision: Decision) -> Send:
+        # The error kind is read only for the fail mode's decisions: most have none.
+        kind = None if decision.error is None else error_kind(decision)
+        extra = self._extra.get((decision.data, kind))
+        if extra is None:  # a few of each: the data kinds times the error kinds
+            extra = [(b"x-gate-data", decision.data.encode())]
+            if kind is not None:
+                extra += [(b"x-gate-rule", ON_ERROR.encode()), (b"x-gate-error", kind.encode())]
+            self._extra[(decision.data, kind)] = extra
+
+        # Not ``async``: it hands back ``send``'s own awaitable, one coroutine less per message.
+        def wrapped(message: Message) -> Awaitable[None]:
+            if message["type"] == "http.response.start":
+                message["headers"] = private_headers(message.get("headers") or (), extra)
+            return send(message)
+
+        return wrapped
 
 
 def ambiguous_service(param: str) -> Response:

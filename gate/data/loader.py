@@ -99,7 +99,11 @@ class BalanceLoader:
     def peek(self, member_id: str, max_age: float | None = None) -> BalanceSnapshot | None:
         """The member's snapshot if this process holds one fresh enough, with no await: the
         hot path. None means "ask ``load``" (missing, stale or too old for a rule)."""
-        cached = self.cache.peek(self.key(member_id))
+        return self.peek_key(self.key(member_id), max_age)
+
+    def peek_key(self, key: str, max_age: float | None = None) -> BalanceSnapshot | None:
+        """``peek`` by the member's cache ``key`` (``key(member_id)``)."""
+        cached = self.cache.peek(key)
         if cached is None:
             return None
         limit = self.fresh_for if max_age is None else min(self.fresh_for, max_age)

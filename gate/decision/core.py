@@ -22,9 +22,10 @@ from gate.credits.balances import BalanceSnapshot, ServiceInfo
 from gate.data.loader import BalanceLoader
 from gate.data.sources.base import BalanceSource
 from gate.decision.holds import HoldBook
+from gate.decision.kept import Kept
 from gate.decision.memo import DecisionMemo
 from gate.errors import SourceError
-from gate.identity.base import Identity
+from gate.identity.base import Identity, StillTrue
 from gate.observe.events import DecisionEvent, DecisionObserver, DecisionTracer
 from gate.observe.lines import DecisionLines
 from gate.policy.context import Facts
@@ -257,6 +258,52 @@ class DecisionCore:
             decision = self._evaluate(facts, policies)
         self._finish(decision, policies, service_id, path, method, facts, started, True)
         return decision
+
+    def keep(
+        self, identity: Identity, still: tuple[StillTrue, ...], decision: Decision, *,
+        service_id: str, path: str, method: str,
+    ) -> Kept | None:
+        """What lets ``recall`` give ``decision`` again for the same request (see
+        ``gate.decision.kept``); None when it may not be given again without deciding.
+        Call it right after ``decide_now`` made ``decision``, with nothing awaited between."""
+        policies = self.reloader.current
+        if not policies.repeatable or policies.reads_today or self._wants_facts \
+                or decision.error is not None or decision.data not in ("fresh", "none"):
+            return None
+        service = self._known_service(service_id)
+        if service is None:
+            return None
+        member = identity.member_id
+        snapshot: BalanceSnapshot | None = None
+        key: str | None = None
+        if member is not None:
+            key = self.loader.key(member)
+            snapshot = self.loader.peek_key(key, policies.max_age)
+            if snapshot is None or self.holds.holding(member):
+                return None
+        return Kept(decision, service_id, path, method, policies, service, snapshot, key, still)
+
+    def recall(self, kept: Kept) -> Decision | None:
+        """``kept``'s decision if everything it was made from still stands (and then its log
+        line, counts and observers, as for any decision); None: decide the usual way."""
+        policies = kept.policies
+        if policies is not self.reloader.current:
+            return None
+        snapshot = kept.snapshot
+        if snapshot is not None:
+            assert kept.cache_key is not None
+            if self.loader.peek_key(kept.cache_key, policies.max_age) is not snapshot \
+                    or self.holds.holding(snapshot.member_id):
+                return None
+        if self._known_service(kept.service_id) is not kept.service:
+            return None
+        for still in kept.identity:
+            if not still():
+                return None
+        started = time.perf_counter() if self.observers else 0.0
+        self._finish(kept.decision, policies, kept.service_id, kept.path, kept.method, None,
+                     started, True)
+        return kept.decision
 
     def _finish(
         self, decision: Decision, policies: PolicySet, service_id: str, path: str, method: str,

@@ -91,6 +91,10 @@ class HoldBook:
             for p in snapshot.pools
         ))
 
+    def holding(self, member_id: str) -> bool:
+        """Whether this member may have credits held (``apply`` may change their snapshot)."""
+        return member_id in self._holds
+
     def hold(self, member_id: str, pool_id: str, amount: Decimal, baseline: Decimal) -> None:
         now = self._clock()
         self._holds.setdefault(member_id, []).append(

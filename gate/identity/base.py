@@ -28,7 +28,7 @@ exactly what is unknown.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -36,7 +36,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 __all__ = ["ANONYMOUS", "PENDING", "Identity", "MemberResolver", "NowAnswer", "Pending",
-           "resolve_chain", "resolve_chain_now", "strip_untrusted"]
+           "StillTrue", "always", "resolve_chain", "resolve_chain_kept", "resolve_chain_now",
+           "strip_untrusted"]
 
 logger = logging.getLogger("booking_gate.identity")
 
@@ -73,7 +74,12 @@ class MemberResolver(Protocol):
 
     A resolver may offer ``resolve_now(scope) -> Identity | None | PENDING``: the same answer
     when it needs no waiting, so a checkout with everything cached never awaits (PENDING: ask
-    ``resolve``). A resolver may also offer ``strip_untrusted(scope) -> None``, which removes
+    ``resolve``). With ``resolve_kept(scope) -> (answer, still)`` and ``reads`` (the header
+    names it reads), its answer can be kept for requests with the same such headers: ``still()``
+    says whether it still stands (a token still cached, a cookie not yet expired), or is None
+    when the answer must not be kept (``resolve_chain_kept``). A resolver that reads the
+    client's address sets ``reads_client``. A resolver may also offer
+    ``strip_untrusted(scope) -> None``, which removes
     from an ASGI scope the headers the app must not see from this client
     (``TrustedHeaderResolver`` does).
     """
@@ -96,6 +102,13 @@ class Pending:
 PENDING = Pending()
 #: A resolver's immediate answer: an Identity, None ("not mine") or PENDING.
 NowAnswer = Identity | None | Pending
+#: Whether a kept answer still stands; cheap: it runs each time the answer is reused.
+StillTrue = Callable[[], bool]
+
+
+def always() -> bool:
+    """``StillTrue`` of an answer that depends on the request's own bytes alone."""
+    return True
 
 
 async def resolve_chain(resolvers: Iterable[MemberResolver], conn: HTTPConnection) -> Identity:
@@ -116,6 +129,32 @@ def resolve_chain_now(resolvers: Iterable[MemberResolver], scope: Scope) -> Iden
             return PENDING
         answers.append(answer)
     return _combine(answers, scope)
+
+
+def resolve_chain_kept(
+    resolvers: Iterable[MemberResolver], scope: Scope,
+) -> tuple[Identity | Pending, tuple[StillTrue, ...] | None]:
+    """``resolve_chain_now``, and what says whether its answer still stands for a request
+    with the same headers the resolvers read: None when it must not be kept (a resolver
+    cannot say, or the answer was an ambiguity, whose warning each request must log)."""
+    answers: list[Identity | None] = []
+    checks: list[StillTrue] | None = []
+    for resolver in resolvers:
+        kept = getattr(resolver, "resolve_kept", None)
+        if kept is None:
+            return resolve_chain_now(resolvers, scope), None
+        answer, still = kept(scope)
+        if isinstance(answer, Pending):
+            return PENDING, None
+        answers.append(answer)
+        if still is None:
+            checks = None  # every resolver is still asked: rule 1
+        elif checks is not None and still is not always:
+            checks.append(still)
+    identity = _combine(answers, scope)
+    if checks is None or identity.ambiguity is not None:
+        return identity, None
+    return identity, tuple(checks)
 
 
 def _combine(answers: Iterable[Identity | None], scope: Scope) -> Identity:

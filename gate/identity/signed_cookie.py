@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from gate.config.wix import ENV_SESSION_SECRET
 from gate.errors import ConfigError
-from gate.identity.base import Identity
+from gate.identity.base import Identity, StillTrue, always
 from gate.identity.cookies import parse_cookies
 from gate.secrets import MIN_SECRET_CHARS, MIN_SECRET_DISTINCT, check_secret
 
@@ -55,6 +56,8 @@ class SignedCookieResolver:
         self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
         self._cookie = cookie
         self._max_age = max_age
+        #: What the answer depends on besides this resolver's settings (``resolve_kept``).
+        self.reads = frozenset({b"cookie"})
 
     def __repr__(self) -> str:
         return f"SignedCookieResolver(cookie={self._cookie!r}, max_age={self._max_age})"
@@ -67,17 +70,29 @@ class SignedCookieResolver:
         return self.resolve_now(conn.scope)
 
     def resolve_now(self, scope: Scope) -> Identity | None:
+        return self.resolve_kept(scope)[0]
+
+    def resolve_kept(self, scope: Scope) -> tuple[Identity | None, StillTrue | None]:
+        """The answer, and until when it stands: a good cookie until it is ``max_age`` old
+        (itsdangerous's own rule, on whole seconds); anything else for good, except a cookie
+        signed in the future, which becomes good later and is not kept."""
         values = {v for v in parse_cookies(scope).get(self._cookie, ()) if v}
         if not values:
-            return None
+            return None, always
         if len(values) > 1:
-            return Identity(None, self.name, f"more than one {self._cookie} cookie")
+            return Identity(None, self.name, f"more than one {self._cookie} cookie"), always
         value = values.pop()
         try:
-            payload = self._serializer.loads(value, max_age=self._max_age)
+            payload, signed = self._serializer.loads(value, max_age=self._max_age,
+                                                     return_timestamp=True)
+        except SignatureExpired as exc:
+            future = exc.date_signed is not None and exc.date_signed.timestamp() > time.time()
+            return Identity(member_id=None, via=self.name), (None if future else always)
         except BadSignature:
-            return Identity(member_id=None, via=self.name)
+            return Identity(member_id=None, via=self.name), always
         member_id = payload.get("m") if isinstance(payload, dict) else None
         if not isinstance(member_id, str) or not member_id:
-            return Identity(member_id=None, via=self.name)
-        return Identity(member_id=member_id, via=self.name)
+            return Identity(member_id=None, via=self.name), always
+        signed_at, max_age = int(signed.timestamp()), self._max_age
+        return Identity(member_id=member_id, via=self.name), \
+            lambda: 0 <= int(time.time()) - signed_at <= max_age

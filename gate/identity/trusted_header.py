@@ -11,16 +11,16 @@ from starlette.types import Scope
 
 from gate.data.expiring import remember
 from gate.errors import ConfigError
-from gate.identity.base import Identity
+from gate.identity.base import Identity, StillTrue, always
 
-__all__ = ["TrustedClients", "TrustedHeaderResolver"]
+__all__ = ["STRIPPED", "TrustedClients", "TrustedHeaderResolver"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: RFC 9110 ``token``: what a header name is made of.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _SEEN_MAX = 4096
 #: Scope key: the headers ``strip_untrusted`` removed because a trusted proxy sent them twice.
-_STRIPPED = "booking_gate.ambiguous_headers"
+STRIPPED = "booking_gate.ambiguous_headers"
 
 
 class TrustedClients:
@@ -85,6 +85,9 @@ class TrustedHeaderResolver:
             raise ConfigError(f"header {header!r} is not an HTTP header name")
         self._header = header.lower()
         self._raw = self._header.encode("latin-1")
+        #: What the answer depends on besides this resolver's settings (``resolve_kept``).
+        self.reads = frozenset({self._raw})
+        self.reads_client = True
 
     def __repr__(self) -> str:
         return f"TrustedHeaderResolver(header={self._header!r})"
@@ -100,13 +103,17 @@ class TrustedHeaderResolver:
         if not self._trusts(scope):
             return None
         values = [v for k, v in scope["headers"] if k == self._raw]
-        if len(values) > 1 or self._header in scope.get(_STRIPPED, ()):
+        if len(values) > 1 or self._header in scope.get(STRIPPED, ()):
             # We cannot tell which one the proxy set.
             return Identity(None, self.name, f"more than one {self._header} header")
         member_id = values[0].decode("latin-1").strip() if values else ""
         if not member_id:
             return None
         return Identity(member_id=member_id, via=self.name)
+
+    def resolve_kept(self, scope: Scope) -> tuple[Identity | None, StillTrue]:
+        """The answer depends on the header, the client and the strip mark alone."""
+        return self.resolve_now(scope), always
 
     def strip_untrusted(self, scope: Scope) -> None:
         """Remove ``header`` from ``scope`` unless one trusted proxy sent it exactly once."""
@@ -125,5 +132,5 @@ class TrustedHeaderResolver:
         if count == 1 and trusted:
             return
         if trusted:  # the proxy appended to a visitor's copy: resolve() must still say so
-            scope.setdefault(_STRIPPED, set()).add(self._header)
+            scope.setdefault(STRIPPED, set()).add(self._header)
         scope["headers"] = [(name, value) for name, value in headers if name != self._raw]

@@ -16,7 +16,7 @@ from starlette.types import Scope
 from gate.data.expiring import ExpiringDict, remember
 from gate.data.singleflight import SingleFlight
 from gate.errors import ConfigError, UpstreamBudgetSpent, UpstreamDataError
-from gate.identity.base import PENDING, Identity, NowAnswer, Pending
+from gate.identity.base import PENDING, Identity, NowAnswer, Pending, StillTrue, always
 from gate.identity.cookies import parse_cookies
 from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
@@ -95,6 +95,9 @@ class WixTokenResolver:
         self._site_id = site_id.strip()
         self._header = header.lower() if header else None
         self._raw_header = self._header.encode("latin-1") if self._header else None
+        #: What the answer depends on besides the token caches (``resolve_kept``).
+        self.reads: frozenset[bytes] = frozenset(
+            name for name in (self._raw_header, b"cookie" if cookie else None) if name)
         self._cookie = cookie
         # A cookie header that does not contain the name cannot hold the cookie (see
         # _cookie_token); a name latin-1 cannot encode never matches a decoded header.
@@ -159,6 +162,11 @@ class WixTokenResolver:
         tokens). This is the hot path of a checkout, so a header value is parsed once
         (``_parse``); after that, one header with a known token costs a digest and lookups.
         """
+        return self.resolve_kept(scope)[0]
+
+    def resolve_kept(self, scope: Scope) -> tuple[NowAnswer, StillTrue | None]:
+        """``resolve_now``, and whether it still stands: while each token it read is still
+        remembered as the same answer (member or signed out; either expires on its own)."""
         header_key: str | None = None
         raw_header = self._raw_header
         if raw_header is not None:
@@ -176,7 +184,7 @@ class WixTokenResolver:
                 assert first is not None
                 keys = {k for raw in (first, *more) if (k := self._key_of(raw))}
                 if len(keys) > 1:
-                    return Identity(None, self.name, self._many_headers)
+                    return Identity(None, self.name, self._many_headers), always
                 header_key = keys.pop() if keys else _NOT_A_TOKEN
             elif first is not None:
                 header_key = self._key_of(first)
@@ -184,18 +192,27 @@ class WixTokenResolver:
         if self._cookie:
             from_cookie, ambiguity = self._cookie_token(scope)
             if ambiguity is not None:
-                return Identity(None, self.name, ambiguity)
+                return Identity(None, self.name, ambiguity), always
             cookie_key = _key(from_cookie) if from_cookie is not None else None
         if header_key and (cookie_key is None or cookie_key == header_key):
-            return self._known(header_key)
+            return self._kept(header_key)
         if not header_key:
-            return None if cookie_key is None else self._known(cookie_key)
+            return (None, always) if cookie_key is None else self._kept(cookie_key)
         assert cookie_key is not None
         first_known, second_known = self._known(header_key), self._known(cookie_key)
         if first_known is PENDING or second_known is PENDING:
-            return PENDING
+            return PENDING, None
         assert isinstance(first_known, Identity) and isinstance(second_known, Identity)
-        return self._pair(first_known, second_known)
+        cached = self._cached
+        return self._pair(first_known, second_known), \
+            lambda: cached(header_key) is first_known and cached(cookie_key) is second_known
+
+    def _kept(self, key: str) -> tuple[NowAnswer, StillTrue | None]:
+        known = self._cached(key)
+        if known is None:
+            return PENDING, None
+        cached = self._cached
+        return known, lambda: cached(key) is known
 
     @property
     def _many_headers(self) -> str:

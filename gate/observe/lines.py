@@ -5,13 +5,29 @@ a cached decision itself. So a decision only appends what the line needs to a qu
 record, no formatting, no I/O); a writer thread, started on the first line, turns the queue
 into ordinary log records every ``interval`` seconds, with each record's time set to when the
 decision was made. Handlers, filters and formatters configured for ``booking_gate.decision``
-apply as usual. When the level is off, nothing at all is done.
+apply as usual (or, for plain stream handlers, the same bytes are written without records: see
+below). When the level is off, nothing at all is done.
 
 The writer's CPU still shares the interpreter with the requests, so records are prepared once:
 decisions are remembered (one object per member's data and question), and the record for a
 (decision, service, path) is built once, values and fields included; each line is a shallow
 copy of it with its own time and its own fields. That saves about 30% of a line's cost; the
 handlers' own work (formatting, writing) is what remains.
+
+That work is most of it (about 20 µs a line through a ``StreamHandler``), and in the usual
+set-up it gives the same text for every line of one record: ``basicConfig`` or
+``show_decision_lines`` with a format that shows no time. So, for a batch, when every handler a
+line reaches (walking the loggers as ``Logger.callHandlers`` does) is a plain ``StreamHandler``
+(not a subclass) without filters, whose formatter is a plain ``Formatter`` (or none) whose
+format uses none of the fields that differ between lines (``asctime``, ``created``, ``msecs``,
+``relativeCreated``), no logger on the way has filters or is disabled, and no two of the
+handlers share a stream: each record's text for a (formatter, terminator) is made once and
+kept with the record, and each handler gets one ``write`` of its lines (at most
+``_WRITE_LINES``) and one ``flush``. The bytes written are the ones the records would give,
+handler levels included; errors go to the handler's ``handleError`` as in ``emit``, a format's
+once a line, a write's once a write. Otherwise (or with no handler at all, where logging falls
+back to ``lastResort``) the batch goes through records as above. Measured on a null stream,
+``flush()`` costs about 1.2 µs a line this way, against 15 to 22 µs through records.
 
 Lines reach the handlers up to ``interval`` late; ``flush()`` (called when the gate closes)
 writes whatever is waiting. Past ``max_pending`` waiting lines, new ones are dropped and
@@ -24,6 +40,7 @@ import logging
 import threading
 import time
 from collections import deque
+from typing import TextIO
 
 from gate.data.expiring import remember
 from gate.policy.decision import Decision
@@ -31,12 +48,25 @@ from gate.policy.decision import Decision
 __all__ = ["DecisionLines", "show_decision_lines"]
 
 _Pending = tuple[float, int, Decision, str, str]
+_Handler = logging.StreamHandler[TextIO]
+#: What a record's text depends on in a plain ``StreamHandler``: its formatter and terminator.
+_TextKey = tuple[logging.Formatter | None, str]
+#: A record kept ready, and its texts so far.
+_Template = tuple[logging.LogRecord, dict[_TextKey, str]]
 #: What ``relativeCreated`` counts from, as logging does (its own start is private).
 _START = time.time()
 #: Records kept ready, at most; past it the set starts again (made-up paths cannot grow it).
 _TEMPLATES_MAX = 4096
 #: Lines whose path and service id are longer than this together are built each time.
 _TEMPLATE_TEXT_MAX = 512
+#: Texts kept per record: one per formatter met, so a formatter replaced now and then cannot
+#: grow them.
+_TEXTS_MAX = 8
+#: Lines joined into one write, at most: a backlog needs no string as large as itself.
+_WRITE_LINES = 1024
+#: The record fields that differ between the lines of one record (``thread`` and
+#: ``threadName`` do not: each line's are the writer's).
+_TIME_FIELDS = ("asctime", "created", "msecs", "relativeCreated")
 
 
 class DecisionLines:
@@ -52,7 +82,7 @@ class DecisionLines:
         self._lock = threading.Lock()  # one drain at a time keeps lines in order
         # Only the writer (under the lock) touches it. Keyed by the decision's value (equal
         # decisions give equal lines) and the question's text.
-        self._templates: dict[tuple[Decision, int, str, str], logging.LogRecord] = {}
+        self._templates: dict[tuple[Decision, int, str, str], _Template] = {}
         #: Lines not written because ``max_pending`` were already waiting.
         self.dropped = 0
 
@@ -72,8 +102,15 @@ class DecisionLines:
         """Write every waiting line now, in the calling thread."""
         with self._lock:
             pending = self._pending
-            while pending:
-                self._write(*pending.popleft())
+            if pending:
+                # Decided once a batch: handlers change rarely, and each line must not pay it.
+                plain = _plain_handlers(self._logger)
+                if plain is None:
+                    while pending:
+                        self._write(*pending.popleft())
+                else:
+                    while pending:
+                        self._write_plain(pending, plain)
             if self.dropped:
                 dropped, self.dropped = self.dropped, 0
                 self._logger.warning("%d decision log lines were dropped: the log handlers "
@@ -101,27 +138,52 @@ class DecisionLines:
             except Exception:  # a broken handler must not end the writer
                 logging.getLogger("booking_gate").exception("writing decision log lines failed")
 
-    def _write(self, created: float, level: int, decision: Decision, service_id: str,
-               path: str) -> None:
+    def _template(self, level: int, decision: Decision, service_id: str,
+                  path: str) -> _Template:
         key = (decision, level, service_id, path)
         template = self._templates.get(key)
         if template is None:
-            template = self._record(level, decision, service_id, path)
+            template = (self._record(level, decision, service_id, path), {})
             # Paths and ids are the visitor's: long ones are not kept, so the set stays small.
             if len(path) + len(service_id) <= _TEMPLATE_TEXT_MAX:
                 remember(self._templates, key, template, _TEMPLATES_MAX)
-        # A shallow copy, not the template: a handler may keep records (MemoryHandler,
-        # QueueHandler), and each line has its own time. The fields get their own dict too: a
-        # filter that rewrites one (redaction) must not rewrite every later line.
-        record = object.__new__(type(template))
-        fields = template.__dict__
-        record.__dict__.update(fields)
-        record.booking_gate = {**fields["booking_gate"],
-                               "shadow": list(fields["booking_gate"]["shadow"])}
-        record.created = created
-        record.msecs = (created - int(created)) * 1000
-        record.relativeCreated = (created - _START) * 1000
-        self._logger.handle(record)
+        return template
+
+    def _write(self, created: float, level: int, decision: Decision, service_id: str,
+               path: str) -> None:
+        template, _ = self._template(level, decision, service_id, path)
+        self._logger.handle(_line(template, created))
+
+    def _write_plain(self, pending: deque[_Pending], handlers: list[_Handler]) -> None:
+        """Up to ``_WRITE_LINES`` waiting lines straight to plain stream handlers, each
+        handler's lines in one write (see the module's docstring for when this applies)."""
+        # A handler met twice on the way up gets each line twice, in order, as logging does.
+        targets = [(handler, handler.level, (handler.formatter, handler.terminator))
+                   for handler in handlers]
+        texts: dict[_Handler, list[str]] = {handler: [] for handler in handlers}
+        first: dict[_Handler, logging.LogRecord] = {}  # what handleError is shown
+        for _ in range(min(len(pending), _WRITE_LINES)):
+            created, level, decision, service_id, path = pending.popleft()
+            template, kept = self._template(level, decision, service_id, path)
+            for handler, handler_level, text_key in targets:
+                if level < handler_level:
+                    continue
+                text = kept.get(text_key)
+                if text is None:
+                    try:
+                        # A copy: formatting sets fields (message) a kept record must not keep.
+                        text = handler.format(_line(template, created)) + handler.terminator
+                    except RecursionError:  # as StreamHandler.emit: not the handler's error
+                        raise
+                    except Exception:
+                        handler.handleError(template)
+                        continue
+                    remember(kept, text_key, text, _TEXTS_MAX)
+                texts[handler].append(text)
+                first.setdefault(handler, template)
+        for handler, lines in texts.items():
+            if lines:
+                _write_lines(handler, "".join(lines), first[handler])
 
     def _record(self, level: int, decision: Decision, service_id: str,
                 path: str) -> logging.LogRecord:
@@ -148,6 +210,72 @@ class DecisionLines:
                 "shadow": list(decision.shadow),
                 "data": decision.data,
             }})
+
+
+def _line(template: logging.LogRecord, created: float) -> logging.LogRecord:
+    """A shallow copy of ``template`` made at ``created``."""
+    # Not the template itself: a handler may keep records (MemoryHandler, QueueHandler), and
+    # each line has its own time. The fields get their own dict too: a filter that rewrites one
+    # (redaction) must not rewrite every later line.
+    record = object.__new__(type(template))
+    fields = template.__dict__
+    record.__dict__.update(fields)
+    record.booking_gate = {**fields["booking_gate"],
+                           "shadow": list(fields["booking_gate"]["shadow"])}
+    record.created = created
+    record.msecs = (created - int(created)) * 1000
+    record.relativeCreated = (created - _START) * 1000
+    return record
+
+
+def _plain_handlers(logger: logging.Logger) -> list[_Handler] | None:
+    """The handlers ``logger``'s lines reach, in the order ``Logger.callHandlers`` calls them,
+    when all of them would write the same text for every line of a record; else None."""
+    found: list[_Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        # Stricter than logging (it applies only the first logger's filters and disabled):
+        # whatever is not plain goes the records' way, which is always right.
+        if current.filters or current.disabled:
+            return None
+        for handler in current.handlers:
+            # A subclass may write, format or filter as it likes: only records show it all.
+            if type(handler) is not logging.StreamHandler or handler.filters:
+                return None
+            if not _same_text_each_line(handler.formatter):
+                return None
+            found.append(handler)
+        current = current.parent if current.propagate else None
+    distinct = set(found)
+    # No handler: logging writes to lastResort. Two on one stream: records interleave them
+    # line by line, one write per handler would not.
+    if not found or len({id(handler.stream) for handler in distinct}) < len(distinct):
+        return None
+    return found
+
+
+def _same_text_each_line(formatter: logging.Formatter | None) -> bool:
+    """Whether ``formatter`` gives every copy of a record the same text."""
+    if formatter is None:  # logging's default: %(message)s
+        return True
+    if type(formatter) is not logging.Formatter or formatter.usesTime():
+        return False
+    fmt = formatter._style._fmt  # the format string, whichever the style (%, {, $)
+    return not any(field in fmt for field in _TIME_FIELDS)
+
+
+def _write_lines(handler: _Handler, text: str, record: logging.LogRecord) -> None:
+    """``StreamHandler.emit`` for several lines' text at once."""
+    handler.acquire()
+    try:
+        handler.stream.write(text)
+        handler.flush()
+    except RecursionError:  # as emit does
+        raise
+    except Exception:
+        handler.handleError(record)
+    finally:
+        handler.release()
 
 
 def show_decision_lines(root: logging.Logger) -> bool:

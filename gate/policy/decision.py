@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 __all__ = ["Decision", "Outcome"]
@@ -46,6 +46,21 @@ class Decision:
     #: "none" (no balance read: a visitor, or a failure).
     data: str = "none"
     cause: str | None = None
+    # Computed once: decisions are dictionary keys on the hot path (pages, log lines), and a
+    # dataclass's own hash walks every field, the outcome's too, each time (~1 µs).
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((
+            self.outcome, self.rule, self.policy_version, self.error, self.shadow,
+            self.member_id, self.data, self.cause)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[Decision], tuple[object, ...]]:
+        # Rebuilt, not restored: string hashes differ from one process to the next.
+        return Decision, tuple(getattr(self, f.name) for f in fields(self) if f.init)
 
     @property
     def action(self) -> str:

@@ -37,6 +37,8 @@ from gate.wix.transport import call_priority
 __all__ = ["WixBalanceSource"]
 
 logger = logging.getLogger("booking_gate.source")
+#: A checkout that names no service: one object, so a decision kept for it can be given again.
+_NO_SERVICE = ServiceInfo("", known=False)
 
 
 class WixBalanceSource:
@@ -124,7 +126,7 @@ class WixBalanceSource:
 
     def cached_service(self, service_id: str) -> ServiceInfo | None:
         if not service_id:
-            return ServiceInfo(service_id, known=False)
+            return _NO_SERVICE
         return self._services.get(service_id) or self._unknown.get(service_id)
 
     def forget(self, member_id: str) -> None:
