@@ -9,6 +9,7 @@ and a test whose point is "the lane answers" shows that it did.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -228,6 +229,40 @@ def test_a_new_policy_set_applies_to_the_very_next_kept_request(
     assert (response.status_code, response.headers.get("x-gate-rule")) == (403, "closed-today")
     assert (recalls.asked, recalls.served) == (asked + 1, served)
     assert emulator.calls(QUERY) == 1  # the credits did not change: the policies did
+
+
+HOLIDAY_RULE = """rules:
+  - name: holiday
+    when: today == "2026-12-25"
+    action: deny
+    status: 403
+    message: Closed for the holiday.
+"""
+
+
+def test_a_kept_decision_of_rules_that_read_the_date_ends_with_the_day(
+    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Rules that read ``today`` are kept until midnight (the policies' time zone, UTC here),
+    not a second longer: the first request of the new day is decided again."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
+    (folder / "10-checkout.yaml").write_text(shipped.replace("\nrules:\n", "\n" + HOLIDAY_RULE))
+    now = [dt.datetime(2026, 12, 24, 23, 59, 58, tzinfo=dt.UTC)]
+    url, booking_gate = gated(policies=folder, reload_interval=None, now=lambda: now[0])
+    assert booking_gate.policies.reads_today
+    recalls = Recalls(booking_gate, monkeypatch)
+    token = emulator.token("ana")
+    kept_allow(url, token, recalls)  # 24 December: allowed, and kept
+    now[0] = dt.datetime(2026, 12, 25, 0, 0, 0, tzinfo=dt.UTC)
+    asked, served = recalls.asked, recalls.served
+    response = get_as(url, token)
+    assert (response.status_code, response.headers.get("x-gate-rule")) == (403, "holiday")
+    assert (recalls.asked, recalls.served) == (asked + 1, served)
+    again = get_as(url, token)  # the new day's answer is kept in turn
+    assert (again.status_code, recalls.served) == (403, served + 1)
 
 
 def test_a_token_the_gate_no_longer_remembers_is_looked_up_again_not_answered_by_the_lane(

@@ -23,7 +23,7 @@ from gate.data.loader import BalanceLoader
 from gate.data.sources.base import BalanceSource
 from gate.decision.holds import HoldBook
 from gate.decision.kept import Kept
-from gate.decision.memo import DecisionMemo
+from gate.decision.memo import DecisionMemo, memo_key
 from gate.errors import SourceError
 from gate.identity.base import Identity, StillTrue
 from gate.observe.events import DecisionEvent, DecisionObserver, DecisionTracer
@@ -64,12 +64,6 @@ def _cause(identity: Identity | None, kind: str) -> Cause:
 
 
 _VERBS = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}
-
-
-def _memo_key(service: ServiceInfo, method: str, data: str, policies: PolicySet, path: str,
-              today: str | None) -> tuple[object, ...]:
-    """What a remembered decision depends on besides its snapshot (see PolicySet.repeatable)."""
-    return (service, method, data, policies.version, path, today)
 
 
 def _utcnow() -> dt.datetime:
@@ -251,7 +245,7 @@ class DecisionCore:
         decision = None
         if policies.repeatable and not self._wants_facts:
             today = policies.today(self._now()) if policies.reads_today else None
-            decision = self._memo.get(balance, _memo_key(service, method, data, policies, path,
+            decision = self._memo.get(balance, memo_key(service, method, data, policies, path,
                                                          today))
         if decision is None:
             facts = self._facts(identity, balance, service, path, method, data, policies)
@@ -267,8 +261,8 @@ class DecisionCore:
         ``gate.decision.kept``); None when it may not be given again without deciding.
         Call it right after ``decide_now`` made ``decision``, with nothing awaited between."""
         policies = self.reloader.current
-        if not policies.repeatable or policies.reads_today or self._wants_facts \
-                or decision.error is not None or decision.data not in ("fresh", "none"):
+        if not policies.repeatable or self._wants_facts or decision.error is not None \
+                or decision.data not in ("fresh", "none"):
             return None
         service = self._known_service(service_id)
         if service is None:
@@ -281,7 +275,15 @@ class DecisionCore:
             snapshot = self.loader.peek_key(key, policies.max_age)
             if snapshot is None or self.holds.holding(member):
                 return None
-        return Kept(decision, service_id, path, method, policies, service, snapshot, key, still)
+        now = self._now() if policies.reads_today else None
+        today = policies.today(now) if now is not None else None
+        # The memo holds what the rules say for exactly these inputs: if it does not hold this
+        # decision (the day turned since it was made), it is not kept.
+        if self._memo.get(snapshot, memo_key(service, method, decision.data, policies, path,
+                                              today)) is not decision:
+            return None
+        return Kept(decision, service_id, path, method, policies, service, snapshot, key, still,
+                    policies.day_ends(now) if now is not None else None)
 
     def recall(self, kept: Kept) -> Decision | None:
         """``kept``'s decision if everything it was made from still stands (and then its log
@@ -300,6 +302,8 @@ class DecisionCore:
         for still in kept.identity:
             if not still():
                 return None
+        if kept.day_ends is not None and self._now() >= kept.day_ends:
+            return None
         started = time.perf_counter() if self.observers else 0.0
         self._finish(kept.decision, policies, kept.service_id, kept.path, kept.method, None,
                      started, True)
@@ -347,7 +351,7 @@ class DecisionCore:
             return decision, facts
 
     def _evaluate(self, facts: Facts, policies: PolicySet) -> Decision:
-        key = _memo_key(facts.service, facts.method, facts.data, policies, facts.path,
+        key = memo_key(facts.service, facts.method, facts.data, policies, facts.path,
                         facts.today if policies.reads_today else None)
         remembered = self._memo.get(facts.balance, key) if policies.repeatable else None
         if remembered is not None:

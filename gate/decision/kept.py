@@ -6,8 +6,8 @@ gets the same decision for as long as nothing it was made from has changed, so a
 keep it, under a digest of the request's credential headers (``gate.adapters.lane``), and ask
 ``DecisionCore.recall`` each time. The core gives it again only if, at that moment:
 
-- the policy set serving is the one that made it, and its rules read neither the clock nor
-  the date (``PolicySet.repeatable``);
+- the policy set serving is the one that made it, its rules do not read the clock
+  (``PolicySet.repeatable``), and, if they read the date, it is still the same day;
 - the member's cached snapshot is the very one it was made from, still fresh enough (a
   refresh, a webhook's invalidation or an eviction replaces or drops it), and the member
   holds no credits (``HoldBook``);
@@ -20,6 +20,7 @@ Anything else: ``recall`` says None, and the adapter asks the usual way.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from gate.credits.balances import BalanceSnapshot, ServiceInfo
@@ -42,3 +43,5 @@ class Kept:
     snapshot: BalanceSnapshot | None
     cache_key: str | None
     identity: tuple[StillTrue, ...]
+    #: When the day its rules read (``today``) ends; None when they read no date.
+    day_ends: dt.datetime | None = None

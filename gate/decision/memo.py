@@ -12,15 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from gate.credits.balances import BalanceSnapshot
+from gate.credits.balances import BalanceSnapshot, ServiceInfo
 from gate.data.expiring import remember
 from gate.policy.decision import Decision
+from gate.policy.policyset import PolicySet
 
-__all__ = ["DecisionMemo"]
+__all__ = ["DecisionMemo", "memo_key"]
 
 #: Per snapshot, and for visitors: enough for every service a member looks at.
 _MAX_KEYS = 64
 _MAX_VISITOR_KEYS = 1024
+
+
+def memo_key(service: ServiceInfo, method: str, data: str, policies: PolicySet, path: str,
+             today: str | None) -> tuple[object, ...]:
+    """What a remembered decision depends on besides its snapshot (see PolicySet.repeatable)."""
+    return (service, method, data, policies.version, path, today)
 
 
 class DecisionMemo:

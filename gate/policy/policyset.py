@@ -119,6 +119,13 @@ class PolicySet:
     def today(self, now: dt.datetime) -> str:
         return now.astimezone(self.timezone).date().isoformat()
 
+    def day_ends(self, now: dt.datetime) -> dt.datetime:
+        """When ``today(now)`` stops being today: the next midnight in this set's time zone."""
+        tomorrow = now.astimezone(self.timezone).date() + dt.timedelta(days=1)
+        # In ``now``'s own time zone: two datetimes with one tzinfo compare without conversion.
+        return dt.datetime.combine(tomorrow, dt.time(), tzinfo=self.timezone).astimezone(
+            now.tzinfo)
+
     @property
     def repeatable(self) -> bool:
         """Same snapshot, service, method, path, date and data → same decision (no rule reads
