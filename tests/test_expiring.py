@@ -1,10 +1,10 @@
-"""ExpiringDict: the hot path's bounded map with an expiry per entry."""
+"""ExpiringDict, the hot path's bounded map with an expiry per entry, and remember()."""
 
 from __future__ import annotations
 
 import pytest
 
-from gate.data.expiring import ExpiringDict
+from gate.data.expiring import ExpiringDict, remember
 from tests.conftest import FakeClock
 
 
@@ -39,3 +39,13 @@ def test_full_drops_the_oldest_stored_and_restoring_counts_as_new() -> None:
 def test_refuses_a_bound_that_would_keep_nothing(maxsize: int, ttl: float) -> None:
     with pytest.raises(ValueError):
         ExpiringDict(maxsize, ttl)
+
+
+def test_remember_starts_over_when_full_but_not_to_store_a_key_it_holds() -> None:
+    table: dict[str, int] = {}
+    for index in range(3):
+        remember(table, f"k{index}", index, 3)
+    remember(table, "k1", 10, 3)  # full, but k1 is there: replaced, nothing else goes
+    assert table == {"k0": 0, "k1": 10, "k2": 2}
+    remember(table, "k3", 3, 3)  # a new key in a full table: it starts over
+    assert table == {"k3": 3}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -22,8 +23,10 @@ import pytest
 
 import gate.adapters.lane
 from gate import BookingGate, SignedCookieResolver, StaticBalanceSource
+from gate.adapters.responses import PrivateSend
 from gate.identity import TrustedHeaderResolver
-from gate.policy.decision import Decision
+from gate.identity.base import Identity, keeps_answers, resolve_chain_kept
+from gate.policy.decision import Decision, Outcome
 from gate.policy.shipped import shipped_policies
 from gate.tooling.testing import run_server
 from tests.conftest import CHECKOUT, CHECKOUT_APP, PILATES, Emulator, FakeClock
@@ -470,3 +473,99 @@ def test_a_checkout_that_names_no_service_is_answered_by_the_lane_too(
     assert {(r.status_code, r.headers.get("x-gate-rule")) for r in answers} == {
         (answers[0].status_code, "unknown-service")}
     assert recalls.served == 2  # the 3rd and the 4th
+
+
+class Revocable(SignedCookieResolver):
+    """A site's own rule on top of the cookie: one member is signed out, whatever it says."""
+
+    def resolve_now(self, scope: Any) -> Identity | None:
+        found = super().resolve_now(scope)
+        return Identity(None, self.name) if found and found.member_id == "m-rich" else found
+
+
+def test_a_resolver_whose_resolve_now_is_its_own_is_never_bypassed() -> None:
+    """A subclass that overrides ``resolve_now`` alone is asked through it: no lane, and the
+    kept-answer path falls back to it too."""
+    resolver = Revocable(secret=SECRET, max_age=60)
+    assert not keeps_answers(resolver)
+    assert gate.adapters.lane.Lane.over([resolver]) is None
+    assert keeps_answers(SignedCookieResolver(secret=SECRET, max_age=60))
+    cookie = f"gate_session={resolver.sign('m-rich')}".encode()
+    scope = {"type": "http", "headers": [(b"cookie", cookie)], "client": ("127.0.0.1", 1)}
+    identity, still = resolve_chain_kept([resolver], scope)
+    assert isinstance(identity, Identity) and identity.member_id is None
+    assert still is None
+
+
+def test_an_allowed_checkout_s_send_is_still_a_coroutine_function() -> None:
+    """asgiref's WsgiToAsgi (Flask, WSGI Django) warns on a send that is not one."""
+    async def send(message: Any) -> None:
+        return None
+
+    wrapped = PrivateSend()(send, Decision(Outcome("allow", 200), "(default)", "v"))
+    assert inspect.iscoroutinefunction(wrapped)
+
+
+def test_a_naive_clock_with_rules_that_read_the_date_is_decided_each_time(
+    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A clock without a time zone cannot be compared with a day's end: never kept, never a
+    500."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
+    (folder / "10-checkout.yaml").write_text(shipped.replace("\nrules:\n", "\n" + HOLIDAY_RULE))
+    url, booking_gate = gated(policies=folder, reload_interval=None,
+                              now=lambda: dt.datetime(2026, 12, 24, 12))
+    token = emulator.token("ana")
+    assert [get_as(url, token).status_code for _ in range(4)] == [200] * 4
+    assert len(booking_gate._lane) == 0
+
+
+def test_a_long_query_is_decided_but_not_kept(
+    gated: Callable[..., Any], emulator: Emulator
+) -> None:
+    url, booking_gate = gated()
+    token = emulator.token("ana")
+    long_path = CHECKOUT + "&utm=" + "x" * gate.adapters.lane.MAX_KEY_TEXT
+    assert [get_as(url, token, path=long_path).status_code for _ in range(3)] == [200] * 3
+    assert len(booking_gate._lane) == 0
+    assert [get_as(url, token).status_code for _ in range(2)] == [200] * 2
+    assert len(booking_gate._lane) == 1  # the short one is
+
+
+def test_a_service_the_static_source_does_not_price_is_answered_by_the_lane(
+    serve_static: Callable[..., tuple[str, BookingGate]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its price is equal each time (a new object each time): the kept refusal stands."""
+    url, booking_gate = serve_static(TrustedHeaderResolver(trusted_proxies=["127.0.0.1"]))
+    recalls = Recalls(booking_gate, monkeypatch)
+    headers = {"X-Member-Id": "m-rich"}
+    path = "/booking-form?bookings_serviceId=not-priced"
+    answers = [httpx.get(url + path, headers=headers) for _ in range(3)]
+    assert {(r.status_code, r.headers.get("x-gate-rule")) for r in answers} == {
+        (answers[0].status_code, "unknown-service")}
+    assert recalls.served == 1
+
+
+def test_what_was_kept_under_an_older_policy_set_is_let_go(
+    gated: Callable[..., Any], emulator: Emulator, tmp_path: Path,
+) -> None:
+    """An old set's compiled rules must not stay in memory through the lane's entries."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
+    (folder / "10-checkout.yaml").write_text(shipped)
+    url, booking_gate = gated(policies=folder, reload_interval=None)
+    token = emulator.token("ana")
+    for visit in range(3):
+        for _ in range(2):
+            get_as(url, token, path=f"{CHECKOUT}&visit={visit}")
+    assert len(booking_gate._lane) == 3
+    (folder / "10-checkout.yaml").write_text(shipped.replace("\nrules:\n", "\n" + CLOSED_RULE))
+    assert asyncio.run(booking_gate.reload()).changed
+    get_as(url, token)
+    lane = booking_gate._lane
+    assert lane is not None and len(lane) == 1
+    assert all(kept.policies is booking_gate.policies for kept in lane._kept.values())

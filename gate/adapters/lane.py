@@ -9,7 +9,8 @@ and kept again. Measured on the benchmark's cached checkout: about 2 µs instead
 for identity, credits, price and memo.
 
 Only digests are kept: a token or cookie never stays in memory because of the lane. The table
-starts over past ``MAX_KEPT`` requests, so made-up credentials cannot grow it.
+starts over past ``MAX_KEPT`` requests, so made-up credentials cannot grow it, and requests
+with a path and query longer than ``MAX_KEY_TEXT`` are not kept.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from starlette.types import Scope
 
 from gate.data.expiring import remember
 from gate.decision.kept import Kept
-from gate.identity.base import MemberResolver
+from gate.identity.base import MemberResolver, keeps_answers
 from gate.identity.trusted_header import STRIPPED
 
-__all__ = ["MAX_KEPT", "Lane"]
+__all__ = ["MAX_KEPT", "MAX_KEY_TEXT", "Lane"]
 
 #: Requests kept at most; past it the table starts over.
 MAX_KEPT = 4096
+#: Requests whose path and query are longer than this together are not kept (nor looked up).
+MAX_KEY_TEXT = 512
 
 
 class Lane:
@@ -35,15 +38,16 @@ class Lane:
         self._reads = reads
         self._client = client
         self._kept: dict[Hashable, Kept] = {}
+        #: The policy set of what is kept: a new one empties the table (see ``put``).
+        self._policies: object = None
         # Copying a blank hasher costs less than making one (which parses its options).
         self._blank = hashlib.blake2b(digest_size=16)
-        # (No credential header at all is the empty digest: blake2b never gives 0 bytes.)
 
     @classmethod
     def over(cls, resolvers: Sequence[MemberResolver]) -> Lane | None:
         """A lane for these resolvers; None unless each can say what it reads and whether
-        its answer still stands (``resolve_kept``)."""
-        if not all(hasattr(r, "resolve_kept") and hasattr(r, "reads") for r in resolvers):
+        its answer still stands (``keeps_answers``)."""
+        if not all(keeps_answers(r) for r in resolvers):
             return None
         reads = frozenset(name for r in resolvers for name in r.reads)  # type: ignore[attr-defined]
         return cls(reads, any(getattr(r, "reads_client", False) for r in resolvers))
@@ -56,6 +60,9 @@ class Lane:
         trusted proxy's header came twice: each such request is refused and logged)."""
         if STRIPPED in scope:
             return None
+        path, query = scope["path"], scope.get("query_string", b"")
+        if len(path) + len(query) > MAX_KEY_TEXT:
+            return None  # a visitor's long path or query is not worth keeping
         hasher = None
         reads = self._reads
         for name, value in scope["headers"]:
@@ -65,12 +72,17 @@ class Lane:
                 # Length-prefixed: no two header lists digest the same bytes.
                 hasher.update(name + len(value).to_bytes(4, "big") + value)
         client = scope.get("client") if self._client else None
-        return (scope["method"], scope["path"], scope.get("query_string", b""),
-                scope.get("root_path", ""), client[0] if client else None,
+        # No credential header at all is the empty digest: blake2b never gives 0 bytes.
+        return (scope["method"], path, query, scope.get("root_path", ""),
+                client[0] if client else None,
                 hasher.digest() if hasher is not None else b"")
 
     def get(self, key: Hashable) -> Kept | None:
         return self._kept.get(key)
 
     def put(self, key: Hashable, kept: Kept) -> None:
+        if kept.policies is not self._policies:
+            # Kept under an older set, nothing would be given again: let the sets go.
+            self._kept.clear()
+            self._policies = kept.policies
         remember(self._kept, key, kept, MAX_KEPT)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from urllib.parse import quote
 
 from starlette.datastructures import MutableHeaders
@@ -196,11 +196,12 @@ class PrivateSend:
                 extra += [(b"x-gate-rule", ON_ERROR.encode()), (b"x-gate-error", kind.encode())]
             self._extra[(decision.data, kind)] = extra
 
-        # Not ``async``: it hands back ``send``'s own awaitable, one coroutine less per message.
-        def wrapped(message: Message) -> Awaitable[None]:
+        # ``async``, although handing back send's own awaitable would save a coroutine: a
+        # caller may check (asgiref's WsgiToAsgi warns on a send that is not a coroutine).
+        async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = private_headers(message.get("headers") or (), extra)
-            return send(message)
+            await send(message)
 
         return wrapped
 

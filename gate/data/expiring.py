@@ -25,7 +25,7 @@ def remember(table: MutableMapping[K, V], key: K, value: V, limit: int) -> V:
     """``table[key] = value``, and ``value``. A table already holding ``limit`` entries starts
     over first: keys a visitor makes up (paths, queries, tokens) must not grow it without
     bound, and a memo refilled costs only the work it saves."""
-    if len(table) >= limit:
+    if len(table) >= limit and key not in table:
         table.clear()
     table[key] = value
     return value

@@ -276,6 +276,8 @@ class DecisionCore:
             if snapshot is None or self.holds.holding(member):
                 return None
         now = self._now() if policies.reads_today else None
+        if now is not None and now.tzinfo is None:
+            return None  # a naive clock: its day's end cannot be compared with it
         today = policies.today(now) if now is not None else None
         # The memo holds what the rules say for exactly these inputs: if it does not hold this
         # decision (the day turned since it was made), it is not kept.
@@ -297,7 +299,8 @@ class DecisionCore:
             if self.loader.peek_key(kept.cache_key, policies.max_age) is not snapshot \
                     or self.holds.holding(snapshot.member_id):
                 return None
-        if self._known_service(kept.service_id) is not kept.service:
+        service = self._known_service(kept.service_id)
+        if service is not kept.service and service != kept.service:
             return None
         for still in kept.identity:
             if not still():

@@ -36,7 +36,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 __all__ = ["ANONYMOUS", "PENDING", "Identity", "MemberResolver", "NowAnswer", "Pending",
-           "StillTrue", "always", "resolve_chain", "resolve_chain_kept", "resolve_chain_now",
+           "StillTrue", "always", "keeps_answers", "resolve_chain", "resolve_chain_kept",
+           "resolve_chain_now",
            "strip_untrusted"]
 
 logger = logging.getLogger("booking_gate.identity")
@@ -131,6 +132,18 @@ def resolve_chain_now(resolvers: Iterable[MemberResolver], scope: Scope) -> Iden
     return _combine(answers, scope)
 
 
+def keeps_answers(resolver: object) -> bool:
+    """Whether ``resolver``'s answers may be kept: it has ``reads`` and a ``resolve_kept`` that
+    is its own ``resolve_now``'s (defined by one class). A subclass that overrides
+    ``resolve_now`` alone must be asked through it: its answer may differ."""
+    kept = getattr(getattr(resolver, "resolve_kept", None), "__func__", None)
+    now = getattr(getattr(resolver, "resolve_now", None), "__func__", None)
+    owner = next((c for c in type(resolver).__mro__ if c.__dict__.get("resolve_kept") is kept),
+                 None)
+    return kept is not None and hasattr(resolver, "reads") and owner is not None \
+        and owner.__dict__.get("resolve_now") is now
+
+
 def resolve_chain_kept(
     resolvers: Iterable[MemberResolver], scope: Scope,
 ) -> tuple[Identity | Pending, tuple[StillTrue, ...] | None]:
@@ -140,7 +153,7 @@ def resolve_chain_kept(
     answers: list[Identity | None] = []
     checks: list[StillTrue] | None = []
     for resolver in resolvers:
-        kept = getattr(resolver, "resolve_kept", None)
+        kept = getattr(resolver, "resolve_kept", None) if keeps_answers(resolver) else None
         if kept is None:
             return resolve_chain_now(resolvers, scope), None
         answer, still = kept(scope)

@@ -73,9 +73,9 @@ class SignedCookieResolver:
         return self.resolve_kept(scope)[0]
 
     def resolve_kept(self, scope: Scope) -> tuple[Identity | None, StillTrue | None]:
-        """The answer, and until when it stands: a good cookie until it is ``max_age`` old
-        (itsdangerous's own rule, on whole seconds); anything else for good, except a cookie
-        signed in the future, which becomes good later and is not kept."""
+        """The answer, and until when it stands: a good cookie while it is between 0 and
+        ``max_age`` seconds old (itsdangerous's own rule, on whole seconds); a forged one for
+        good; an expired one is not kept."""
         values = {v for v in parse_cookies(scope).get(self._cookie, ()) if v}
         if not values:
             return None, always
@@ -85,9 +85,9 @@ class SignedCookieResolver:
         try:
             payload, signed = self._serializer.loads(value, max_age=self._max_age,
                                                      return_timestamp=True)
-        except SignatureExpired as exc:
-            future = exc.date_signed is not None and exc.date_signed.timestamp() > time.time()
-            return Identity(member_id=None, via=self.name), (None if future else always)
+        except SignatureExpired:
+            # Not kept: one signed "in the future" (a clock stepped back) becomes good later.
+            return Identity(member_id=None, via=self.name), None
         except BadSignature:
             return Identity(member_id=None, via=self.name), always
         member_id = payload.get("m") if isinstance(payload, dict) else None
