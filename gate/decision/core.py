@@ -264,10 +264,9 @@ class DecisionCore:
         if not policies.repeatable or self._wants_facts or decision.error is not None \
                 or decision.data not in ("fresh", "none"):
             return None
-        service = self._known_service(service_id)
+        service, member = self._known_service(service_id), identity.member_id
         if service is None:
             return None
-        member = identity.member_id
         snapshot: BalanceSnapshot | None = None
         key: str | None = None
         if member is not None:
