@@ -1,8 +1,9 @@
 """The checkout's identity hot path answers exactly as the slow path does.
 
 ``WixTokenResolver.resolve_now`` remembers each header value's parse by its digest, and
-``resolve_chain_now`` has a shortcut for a single resolver: both must give ``resolve``'s and
-``_combine``'s answers, keep no token or header value in memory, and stay bounded.
+``resolve_chain_now`` must combine one resolver's answer as it combines several: both must give
+``resolve``'s and ``_combine``'s answers, keep no token or header value in memory, and stay
+bounded.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def test_one_resolver_answers_as_the_chain_does(answer: NowAnswer,
     alone = resolve_chain_now((_Fixed(answer),), scope)
     warned_alone = [r.getMessage() for r in caplog.records]
     caplog.clear()
-    general = resolve_chain_now([_Fixed(answer)], scope)  # a list takes the general path
+    general = resolve_chain_now([_Fixed(answer)], scope)  # a list, not a tuple: the same
     assert warned_alone == [r.getMessage() for r in caplog.records]
     if isinstance(answer, Pending):
         assert alone is PENDING and general is PENDING

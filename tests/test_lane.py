@@ -66,6 +66,32 @@ class Recalls:
         return len(self.results)
 
 
+#: (base URL, gate, its recalls counted, ana's token) of a gate started with ``options``.
+StartAsAna = Callable[..., tuple[str, BookingGate, Recalls, str]]
+
+
+@pytest.fixture
+def as_ana(
+    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> StartAsAna:
+    """Start a Wix gate (``gated``'s options), count its recalls, and sign ana in."""
+    def start(**options: Any) -> tuple[str, BookingGate, Recalls, str]:
+        url, booking_gate = gated(**options)
+        return url, booking_gate, Recalls(booking_gate, monkeypatch), emulator.token("ana")
+
+    return start
+
+
+def write_policies(folder: Path, rules: str = "") -> Path:
+    """The shipped policy in ``folder``, with ``rules`` (a ``rules:`` block) before its own."""
+    folder.mkdir(exist_ok=True)
+    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
+    assert "\nrules:\n" in shipped
+    (folder / "10-checkout.yaml").write_text(
+        shipped.replace("\nrules:\n", "\n" + rules) if rules else shipped)
+    return folder
+
+
 def get_as(url: str, token: str | None, method: str = "GET", path: str = CHECKOUT,
            **headers: str) -> httpx.Response:
     if token:
@@ -113,11 +139,9 @@ def serve_static(
 
 
 def test_a_checkout_seen_before_is_answered_by_the_lane_as_it_was_decided(
-    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    as_ana: StartAsAna, emulator: Emulator
 ) -> None:
-    url, booking_gate = gated()
-    recalls = Recalls(booking_gate, monkeypatch)
-    token = emulator.token("ana")
+    url, booking_gate, recalls, token = as_ana()
     first = get_as(url, token)
     assert first.status_code == 200
     assert len(booking_gate._lane) == 0  # looked up the slow way: nothing to keep yet
@@ -137,11 +161,9 @@ def test_a_checkout_seen_before_is_answered_by_the_lane_as_it_was_decided(
 
 
 def test_a_kept_allow_is_not_served_after_the_member_is_invalidated(
-    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    as_ana: StartAsAna, emulator: Emulator
 ) -> None:
-    url, booking_gate = gated()
-    recalls = Recalls(booking_gate, monkeypatch)
-    token = emulator.token("ana")
+    url, booking_gate, recalls, token = as_ana()
     kept_allow(url, token, recalls)
     emulator.set_balance(ANA_POOL, available="0")
     asyncio.run(booking_gate.invalidate(emulator.members["ana"]))
@@ -153,12 +175,9 @@ def test_a_kept_allow_is_not_served_after_the_member_is_invalidated(
 
 
 def test_a_kept_allow_is_served_within_the_cache_ttl_and_not_after_it(
-    gated: Callable[..., Any], emulator: Emulator, clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
+    as_ana: StartAsAna, emulator: Emulator, clock: FakeClock,
 ) -> None:
-    url, booking_gate = gated(cache_ttl=30, stale_while_revalidate=0)
-    recalls = Recalls(booking_gate, monkeypatch)
-    token = emulator.token("ana")
+    url, _, recalls, token = as_ana(cache_ttl=30, stale_while_revalidate=0)
     kept_allow(url, token, recalls)
     emulator.set_balance(ANA_POOL, available="0")
     clock.advance(29)
@@ -176,14 +195,11 @@ def test_a_kept_allow_is_served_within_the_cache_ttl_and_not_after_it(
 
 
 def test_a_service_wix_did_not_know_opens_once_the_catalog_is_asked_again(
-    gated: Callable[..., Any], emulator: Emulator, clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
+    as_ana: StartAsAna, emulator: Emulator, clock: FakeClock,
 ) -> None:
     """An unknown service id is remembered as unknown for 300 s; the credits for an hour.
     Once the catalog forgets it, the lane must not keep sending the member away."""
-    url, booking_gate = gated(cache_ttl=3600, stale_while_revalidate=0)
-    recalls = Recalls(booking_gate, monkeypatch)
-    token = emulator.token("ana")
+    url, _, recalls, token = as_ana(cache_ttl=3600, stale_while_revalidate=0)
     path = f"/booking-form?bookings_serviceId={NEW_SERVICE}"
     for _ in range(3):
         unknown = get_as(url, token, path=path)
@@ -212,19 +228,13 @@ CLOSED_RULE = """rules:
 
 
 def test_a_new_policy_set_applies_to_the_very_next_kept_request(
-    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+    as_ana: StartAsAna, emulator: Emulator,
     tmp_path: Path,
 ) -> None:
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
-    (folder / "10-checkout.yaml").write_text(shipped)
-    url, booking_gate = gated(policies=folder, reload_interval=None)
-    recalls = Recalls(booking_gate, monkeypatch)
-    token = emulator.token("ana")
+    folder = write_policies(tmp_path / "policies")
+    url, booking_gate, recalls, token = as_ana(policies=folder, reload_interval=None)
     kept_allow(url, token, recalls)
-    assert "\nrules:\n" in shipped
-    (folder / "10-checkout.yaml").write_text(shipped.replace("\nrules:\n", "\n" + CLOSED_RULE))
+    write_policies(folder, CLOSED_RULE)
     result = asyncio.run(booking_gate.reload())
     assert result.ok and result.changed
     asked, served = recalls.asked, recalls.served
@@ -249,10 +259,7 @@ def test_a_kept_decision_of_rules_that_read_the_date_ends_with_the_day(
 ) -> None:
     """Rules that read ``today`` are kept until midnight (the policies' time zone, UTC here),
     not a second longer: the first request of the new day is decided again."""
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
-    (folder / "10-checkout.yaml").write_text(shipped.replace("\nrules:\n", "\n" + HOLIDAY_RULE))
+    folder = write_policies(tmp_path / "policies", HOLIDAY_RULE)
     now = [dt.datetime(2026, 12, 24, 23, 59, 58, tzinfo=dt.UTC)]
     url, booking_gate = gated(policies=folder, reload_interval=None, now=lambda: now[0])
     assert booking_gate.policies.reads_today
@@ -290,12 +297,10 @@ def test_a_token_the_gate_no_longer_remembers_is_looked_up_again_not_answered_by
 
 
 def test_a_kept_allow_is_not_served_once_the_member_holds_their_last_credit(
-    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    as_ana: StartAsAna, emulator: Emulator
 ) -> None:
     emulator.set_balance(ANA_POOL, available="1")
-    url, booking_gate = gated(stale_while_revalidate=0)
-    recalls = Recalls(booking_gate, monkeypatch)
-    token = emulator.token("ana")
+    url, booking_gate, recalls, token = as_ana(stale_while_revalidate=0)
     kept_allow(url, token, recalls)
     assert get_as(url, token, "POST").status_code == 200  # the submission holds the credit
     assert len(booking_gate.core.holds) == 1
@@ -461,14 +466,10 @@ def test_a_kept_signed_cookie_allow_follows_itsdangerous_when_the_clock_steps_ba
     assert (kept.status_code, kept.headers.get("x-gate-rule")) == (303, "sign-in-first")
 
 
-def test_a_checkout_that_names_no_service_is_answered_by_the_lane_too(
-    gated: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_checkout_that_names_no_service_is_answered_by_the_lane_too(as_ana: StartAsAna) -> None:
     """The catalog gives one object for "no service": a kept refusal of it can be given again
     (a new object each time would make every such request decide and be kept again)."""
-    url, booking_gate = gated()
-    recalls = Recalls(booking_gate, monkeypatch)
-    token = emulator.token("ana")
+    url, _, recalls, token = as_ana()
     answers = [get_as(url, token, path="/booking-form") for _ in range(4)]
     assert {(r.status_code, r.headers.get("x-gate-rule")) for r in answers} == {
         (answers[0].status_code, "unknown-service")}
@@ -512,10 +513,7 @@ def test_a_naive_clock_with_rules_that_read_the_date_is_decided_each_time(
 ) -> None:
     """A clock without a time zone cannot be compared with a day's end: never kept, never a
     500."""
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
-    (folder / "10-checkout.yaml").write_text(shipped.replace("\nrules:\n", "\n" + HOLIDAY_RULE))
+    folder = write_policies(tmp_path / "policies", HOLIDAY_RULE)
     url, booking_gate = gated(policies=folder, reload_interval=None,
                               now=lambda: dt.datetime(2026, 12, 24, 12))
     token = emulator.token("ana")
@@ -553,17 +551,14 @@ def test_what_was_kept_under_an_older_policy_set_is_let_go(
     gated: Callable[..., Any], emulator: Emulator, tmp_path: Path,
 ) -> None:
     """An old set's compiled rules must not stay in memory through the lane's entries."""
-    folder = tmp_path / "policies"
-    folder.mkdir()
-    shipped = (shipped_policies() / "10-checkout.yaml").read_text()
-    (folder / "10-checkout.yaml").write_text(shipped)
+    folder = write_policies(tmp_path / "policies")
     url, booking_gate = gated(policies=folder, reload_interval=None)
     token = emulator.token("ana")
     for visit in range(3):
         for _ in range(2):
             get_as(url, token, path=f"{CHECKOUT}&visit={visit}")
     assert len(booking_gate._lane) == 3
-    (folder / "10-checkout.yaml").write_text(shipped.replace("\nrules:\n", "\n" + CLOSED_RULE))
+    write_policies(folder, CLOSED_RULE)
     assert asyncio.run(booking_gate.reload()).changed
     get_as(url, token)
     lane = booking_gate._lane

@@ -278,14 +278,11 @@ class BookingGate:
             identity = resolve_chain_now(self._resolvers, scope)
         decision = None
         if not isinstance(identity, Pending):
-            decision = core.decide_now(identity, service_id=match.service_id, path=match.path,
-                                       method=match.method)
-            if decision is not None and still is not None:
+            decision, kept = core.decide_now_kept(identity, still, service_id=match.service_id,
+                                                  path=match.path, method=match.method)
+            if kept is not None:
                 assert lane is not None and key is not None
-                kept = core.keep(identity, still, decision, service_id=match.service_id,
-                                 path=match.path, method=match.method)
-                if kept is not None:
-                    lane.put(key, kept)
+                lane.put(key, kept)
         if decision is None:
             decision = await core.decide(
                 self._identify(scope, identity),

@@ -223,68 +223,58 @@ class DecisionCore:
         The hot path: a member whose credits are cached, a service the catalog knows, and no
         submission to hold credits for. Same rules, same memo, same log line as ``decide``.
         """
+        return self.decide_now_kept(identity, None, service_id=service_id, path=path,
+                                    method=method)[0]
+
+    def decide_now_kept(
+        self, identity: Identity, still: tuple[StillTrue, ...] | None, *, service_id: str,
+        path: str, method: str,
+    ) -> tuple[Decision | None, Kept | None]:
+        """``decide_now``, and, given ``still`` (the identity's own checks, from
+        ``resolve_chain_kept``), what lets ``recall`` give the decision again for the same
+        request (see ``gate.decision.kept``); None when it may not be given again unasked."""
         member = identity.member_id
         if member is not None and method in self.hold_methods and self.holds.ttl:
-            return None  # a submission decides in turn with the member's others: ``decide``
+            return None, None  # a submission decides in turn with the member's others
         # Only observers read how long it took; the clock is not read for nobody.
         started = time.perf_counter() if self.observers else 0.0
         policies = self.reloader.current
         service = self._known_service(service_id)
         if service is None:
-            return None
+            return None, None
+        snapshot: BalanceSnapshot | None = None
         balance: BalanceSnapshot | None = None
+        key: str | None = None
         if member is not None:
-            balance = self.loader.peek(member, policies.max_age)
-            if balance is None:
-                return None
-            balance = self.holds.apply(balance)
+            key = self.loader.key(member)
+            snapshot = self.loader.peek_key(key, policies.max_age)
+            if snapshot is None:
+                return None, None
+            balance = self.holds.apply(snapshot)
             data = "fresh"
         else:
             data = "none"
         facts: Facts | None = None
         decision = None
-        if policies.repeatable and not self._wants_facts:
-            today = policies.today(self._now()) if policies.reads_today else None
+        repeatable = policies.repeatable and not self._wants_facts
+        now = self._now() if repeatable and policies.reads_today else None
+        if repeatable:
+            today = policies.today(now) if now is not None else None
             decision = self._memo.get(balance, memo_key(service, method, data, policies, path,
                                                          today))
         if decision is None:
             facts = self._facts(identity, balance, service, path, method, data, policies)
             decision = self._evaluate(facts, policies)
         self._finish(decision, policies, service_id, path, method, facts, started, True)
-        return decision
-
-    def keep(
-        self, identity: Identity, still: tuple[StillTrue, ...], decision: Decision, *,
-        service_id: str, path: str, method: str,
-    ) -> Kept | None:
-        """What lets ``recall`` give ``decision`` again for the same request (see
-        ``gate.decision.kept``); None when it may not be given again without deciding.
-        Call it right after ``decide_now`` made ``decision``, with nothing awaited between."""
-        policies = self.reloader.current
-        if not policies.repeatable or self._wants_facts or decision.error is not None \
-                or decision.data not in ("fresh", "none"):
-            return None
-        service, member = self._known_service(service_id), identity.member_id
-        if service is None:
-            return None
-        snapshot: BalanceSnapshot | None = None
-        key: str | None = None
-        if member is not None:
-            key = self.loader.key(member)
-            snapshot = self.loader.peek_key(key, policies.max_age)
-            if snapshot is None or self.holds.holding(member):
-                return None
-        now = self._now() if policies.reads_today else None
-        if now is not None and now.tzinfo is None:
-            return None  # a naive clock: its day's end cannot be compared with it
-        today = policies.today(now) if now is not None else None
-        # The memo holds what the rules say for exactly these inputs: if it does not hold this
-        # decision (the day turned since it was made), it is not kept.
-        if self._memo.get(snapshot, memo_key(service, method, decision.data, policies, path,
-                                              today)) is not decision:
-            return None
-        return Kept(decision, service_id, path, method, policies, service, snapshot, key, still,
-                    policies.day_ends(now) if now is not None else None)
+        # Kept only what the memo may give again: the same inputs, no holds taken off, no fail
+        # mode. Its day ends at ``now``'s midnight: the rules saw that day (or, had it turned
+        # since, a later one, whose answer then ends sooner than it needs to, never later).
+        if still is None or not repeatable or balance is not snapshot \
+                or decision.error is not None \
+                or (now is not None and now.tzinfo is None):  # a naive clock: no day's end
+            return decision, None
+        return decision, Kept(decision, service_id, path, method, policies, service, snapshot,
+                              key, still, policies.day_ends(now) if now is not None else None)
 
     def recall(self, kept: Kept) -> Decision | None:
         """``kept``'s decision if everything it was made from still stands (and then its log

@@ -117,21 +117,6 @@ async def resolve_chain(resolvers: Iterable[MemberResolver], conn: HTTPConnectio
     return _combine([await resolver.resolve(conn) for resolver in resolvers], conn.scope)
 
 
-def resolve_chain_now(resolvers: Iterable[MemberResolver], scope: Scope) -> Identity | Pending:
-    """``resolve_chain`` without waiting: PENDING when any resolver would have to (a token not
-    seen before). The hot path; the same rules, applied by the same code."""
-    answers: list[Identity | None] = []
-    for resolver in resolvers:
-        now = getattr(resolver, "resolve_now", None)
-        if now is None:
-            return PENDING
-        answer: NowAnswer = now(scope)
-        if isinstance(answer, Pending):
-            return PENDING
-        answers.append(answer)
-    return _combine(answers, scope)
-
-
 def keeps_answers(resolver: object) -> bool:
     """Whether ``resolver``'s answers may be kept: it has ``reads`` and a ``resolve_kept`` that
     is its own ``resolve_now``'s (defined by one class). A subclass that overrides
@@ -144,19 +129,35 @@ def keeps_answers(resolver: object) -> bool:
         and owner.__dict__.get("resolve_now") is now
 
 
+def resolve_chain_now(resolvers: Iterable[MemberResolver], scope: Scope) -> Identity | Pending:
+    """``resolve_chain`` without waiting: PENDING when any resolver would have to (a token not
+    seen before). The hot path; the same rules, applied by the same code."""
+    return _resolve_now(resolvers, scope, keep=False)[0]
+
+
 def resolve_chain_kept(
     resolvers: Iterable[MemberResolver], scope: Scope,
 ) -> tuple[Identity | Pending, tuple[StillTrue, ...] | None]:
     """``resolve_chain_now``, and what says whether its answer still stands for a request
     with the same headers the resolvers read: None when it must not be kept (a resolver
     cannot say, or the answer was an ambiguity, whose warning each request must log)."""
+    return _resolve_now(resolvers, scope, keep=True)
+
+
+def _resolve_now(
+    resolvers: Iterable[MemberResolver], scope: Scope, *, keep: bool,
+) -> tuple[Identity | Pending, tuple[StillTrue, ...] | None]:
     answers: list[Identity | None] = []
-    checks: list[StillTrue] | None = []
+    checks: list[StillTrue] | None = [] if keep else None
     for resolver in resolvers:
-        kept = getattr(resolver, "resolve_kept", None) if keeps_answers(resolver) else None
-        if kept is None:
-            return resolve_chain_now(resolvers, scope), None
-        answer, still = kept(scope)
+        still: StillTrue | None = None
+        if checks is not None and keeps_answers(resolver):
+            answer, still = resolver.resolve_kept(scope)  # type: ignore[attr-defined]
+        else:
+            now = getattr(resolver, "resolve_now", None)
+            if now is None:
+                return PENDING, None
+            answer = now(scope)
         if isinstance(answer, Pending):
             return PENDING, None
         answers.append(answer)
