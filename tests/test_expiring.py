@@ -49,3 +49,28 @@ def test_remember_starts_over_when_full_but_not_to_store_a_key_it_holds() -> Non
     assert table == {"k0": 0, "k1": 10, "k2": 2}
     remember(table, "k3", 3, 3)  # a new key in a full table: it starts over
     assert table == {"k3": 3}
+
+
+def test_held_stays_true_while_the_same_entry_is_stored() -> None:
+    clock = FakeClock()
+    cache: ExpiringDict[str, int] = ExpiringDict(10, 30.0, timer=clock)
+    cache.set("a", 1)
+    held, missing = cache.held("a"), cache.held("b")
+    assert held() and missing()
+    clock.advance(29.9)
+    assert held()
+    clock.advance(0.1)
+    assert not held()  # expired with its entry (get() gives None too)
+    cache.set("a", 1)
+    again = cache.held("a")
+    assert again() and not held()  # the same value stored again is another entry
+    cache.set("a", 1)
+    assert not again()
+    cache.set("b", 2)
+    assert not missing()  # something is stored now where nothing was
+    last = cache.held("b")
+    cache.pop("b")
+    assert not last()
+    kept = cache.held("a")
+    cache.clear()
+    assert not kept()

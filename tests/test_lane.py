@@ -439,12 +439,13 @@ def test_the_lane_stays_bounded_and_keeps_no_token(
     assert all(size <= 8 for size in sizes)
     lane = booking_gate._lane
     assert lane is not None
-    # The keys, the kept decisions and what their checks hold on to (their closures' cells).
-    cells = [cell.cell_contents for kept_one in lane._kept.values()
-             for check in kept_one.identity for cell in check.__closure__ or ()]
+    # The keys, the kept decisions and what their checks hold on to: the tables they watch
+    # (the token cache among them) and what each check's closure holds.
+    cells = [cell.cell_contents for kept_one, _ in lane._kept.values()
+             for check in kept_one.checks for cell in getattr(check, "__closure__", ()) or ()]
     kept = repr((list(lane._kept.items()), cells)).encode() + b"".join(
         part for key in lane._kept for part in key if isinstance(part, bytes))
-    assert cells  # the Wix token checks are there to be searched
+    assert b"wix-token" in kept  # the Wix token cache's entries are there to be searched
     for secret in (*tokens, cookie):
         assert secret.encode() not in kept
 
@@ -563,4 +564,49 @@ def test_what_was_kept_under_an_older_policy_set_is_let_go(
     get_as(url, token)
     lane = booking_gate._lane
     assert lane is not None and len(lane) == 1
-    assert all(kept.policies is booking_gate.policies for kept in lane._kept.values())
+    assert all(kept.policies is booking_gate.policies for kept, _ in lane._kept.values())
+
+
+def test_a_kept_refusal_is_sent_as_each_accept_header_asked_for_it(
+    as_ana: StartAsAna, tmp_path: Path,
+) -> None:
+    """The lane keeps a refusal's page with the decision: a request asking for JSON must not
+    get the HTML page kept for a browser (nor the other way round)."""
+    folder = write_policies(tmp_path / "policies", CLOSED_RULE)
+    url, _, recalls, token = as_ana(policies=folder, reload_interval=None)
+    html, json = {"Accept": "text/html"}, {"Accept": "application/json"}
+    for _ in range(2):
+        for accept in (html, json):
+            assert get_as(url, token, **accept).status_code == 403
+    served = recalls.served
+    as_html, as_json = get_as(url, token, **html), get_as(url, token, **json)
+    assert recalls.served == served + 2
+    assert as_html.headers["content-type"].startswith("text/html")
+    assert "Closed today." in as_html.text
+    assert as_json.headers["content-type"] == "application/json"
+    assert as_json.json()["rule"] == "closed-today"
+    assert as_json.json()["message"] == "Closed today."
+
+
+def test_a_kept_checkout_on_a_host_not_allowed_gets_the_400(as_ana: StartAsAna) -> None:
+    url, _, recalls, token = as_ana(allowed_hosts=["127.0.0.1"])
+    kept_allow(url, token, recalls)
+    served = recalls.served
+    response = get_as(url, token, Host="studio.example")
+    assert (response.status_code, response.headers["x-gate-rule"]) == (400, "(bad-host)")
+    assert recalls.served == served
+
+
+def test_a_page_next_to_a_kept_checkout_is_never_answered_by_the_lane(
+    as_ana: StartAsAna,
+) -> None:
+    """Only a kept request's own path is looked up: the same credentials on another page go
+    to the app without the lane's lookup (the app here knows no such page: its 404)."""
+    url, booking_gate, recalls, token = as_ana()
+    kept_allow(url, token, recalls)
+    lane = booking_gate._lane
+    assert lane is not None and lane.paths == {CHECKOUT.partition("?")[0]}
+    asked = recalls.asked
+    response = get_as(url, token, path="/book-online")
+    assert response.status_code == 404 and "x-gate-data" not in response.headers
+    assert recalls.asked == asked  # a page that is not kept costs no lookup at all

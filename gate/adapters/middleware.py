@@ -8,13 +8,21 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gate.adapters.admin import AdminEndpoints
 from gate.adapters.hosts import AllowedHosts
 from gate.adapters.lane import Lane
-from gate.adapters.responses import PageCache, PrivateSend, ambiguous_service, bad_host, render
+from gate.adapters.responses import (
+    Answer,
+    Answers,
+    ambiguous_service,
+    bad_host,
+    private_send,
+    render,
+    send_page,
+)
 from gate.adapters.routes import CheckoutRoute, RouteMatcher
 from gate.adapters.webhooks import WebhookReceiver
 from gate.adapters.webhooks.http import receive_webhook
@@ -26,14 +34,13 @@ from gate.config.assemble import (
 )
 from gate.config.settings import GateSettings
 from gate.data.loader import BalanceLoader
-from gate.decision.core import DecisionCore, Identify
+from gate.decision.core import DecisionCore
 from gate.errors import ConfigError, GateError, PolicyError
 from gate.identity.base import (
-    Identity,
     MemberResolver,
     Pending,
     StillTrue,
-    resolve_chain,
+    identify_later,
     resolve_chain_kept,
     resolve_chain_now,
     strip_untrusted,
@@ -126,8 +133,7 @@ class BookingGate:
         self._hosts: AllowedHosts | None = None
         #: Paths seen to be no checkout, status or webhook path: they skip the gate at once.
         self._open_paths: set[str] = set()
-        self._pages = PageCache()
-        self._private = PrivateSend()
+        self._answers = Answers()
         #: Checkouts seen before, answered from their own bytes (None: resolvers cannot say).
         self._lane: Lane | None = None
         self._strips = False
@@ -255,6 +261,15 @@ class BookingGate:
         # On every page, not only checkouts: the app never sees a member id a visitor sent.
         if self._strips:
             strip_untrusted(self._resolvers, scope)
+        lane, key = self._lane, None
+        if lane is not None and scope["path"] in lane.paths \
+                and (key := lane.key(scope)) is not None:
+            # Seen before: the same method, path and query make the same route match.
+            entry = lane.get(key)
+            if entry is not None and (self._hosts is None or self._hosts.allows(scope)) \
+                    and (decision := core.recall(entry[0])) is not None:
+                await self._answer(decision, scope, receive, send, entry[1])
+                return
         match = self._routes.match_scope(scope)
         if match is None:
             await self._not_checkout(scope, receive, send)
@@ -265,46 +280,35 @@ class BookingGate:
         if match.ambiguous:
             await ambiguous_service(match.route.service_param)(scope, receive, send)
             return
-        lane, key = self._lane, None
         still: tuple[StillTrue, ...] | None = None
-        if lane is not None and (key := lane.key(scope)) is not None:
-            kept = lane.get(key)
-            decision = core.recall(kept) if kept is not None else None
-            if decision is not None:
-                await self._answer(decision, scope, receive, send)
-                return
+        if lane is not None and (key is not None or (key := lane.key(scope)) is not None):
             identity, still = resolve_chain_kept(self._resolvers, scope)
         else:
             identity = resolve_chain_now(self._resolvers, scope)
-        decision = None
+        decision, answer = None, None
         if not isinstance(identity, Pending):
             decision, kept = core.decide_now_kept(identity, still, service_id=match.service_id,
                                                   path=match.path, method=match.method)
             if kept is not None:
-                assert lane is not None and key is not None
-                lane.put(key, kept)
+                assert lane is not None and key is not None and decision is not None
+                answer = self._answers.of(decision, scope)
+                lane.put(key, (kept, answer), scope["path"])
         if decision is None:
             decision = await core.decide(
-                self._identify(scope, identity),
+                identify_later(self._resolvers, scope, identity),
                 service_id=match.service_id, path=match.path, method=match.method,
             )
-        await self._answer(decision, scope, receive, send)
+        await self._answer(decision, scope, receive, send, answer)
 
-    def _answer(self, decision: Decision, scope: Scope, receive: Receive,
-                send: Send) -> Awaitable[None]:
+    def _answer(self, decision: Decision, scope: Scope, receive: Receive, send: Send,
+                answer: Answer | None) -> Awaitable[None]:
         # Not ``async``: the caller awaits the app (or the page) itself, one coroutine less.
         scope.setdefault("state", {})[SCOPE_KEY] = decision
-        if decision.allows:
-            return self.app(scope, receive, self._private(send, decision))
-        return self._pages.send(decision, scope, send)
-
-    def _identify(self, scope: Scope, known: Identity | Pending) -> Identify:
-        if isinstance(known, Identity):
-            async def identified() -> Identity:
-                return known
-            return identified
-        conn = HTTPConnection(scope)
-        return lambda: resolve_chain(self._resolvers, conn)
+        if answer is None:
+            answer = self._answers.of(decision, scope)
+        if isinstance(answer, list):
+            return self.app(scope, receive, private_send(send, answer))
+        return send_page(answer, send)
 
     async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -25,6 +25,8 @@ from gate.policy.paths import is_same_site_path
 __all__ = [
     "ON_ERROR",
     "PRIVATE",
+    "Answer",
+    "Answers",
     "PageCache",
     "PrivateSend",
     "RawPage",
@@ -32,8 +34,10 @@ __all__ = [
     "bad_host",
     "make_private",
     "private_headers",
+    "private_send",
     "render",
     "safe_return_path",
+    "send_page",
 ]
 
 #: The X-Gate-Rule of every decision the fail mode made, whatever rule was running.
@@ -128,7 +132,8 @@ class PageCache:
     def __init__(self) -> None:
         self._pages: dict[tuple[object, ...], RawPage] = {}
 
-    async def send(self, decision: Decision, scope: Scope, send: Send) -> None:
+    def page(self, decision: Decision, scope: Scope) -> RawPage:
+        """The refusal of ``decision`` for this request, rendered once per key."""
         outcome = decision.outcome
         json = outcome.action != "redirect" and _wants_json(scope)
         back = safe_return_path(scope) if outcome.return_to else None
@@ -138,9 +143,13 @@ class PageCache:
             response = render(decision, scope)
             page = remember(self._pages, key, (response.status_code, response.raw_headers,
                                                bytes(response.body)), _PAGES_MAX)
-        status, headers, body = page
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        return page
+
+
+async def send_page(page: RawPage, send: Send) -> None:
+    status, headers, body = page
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 _CACHE_CONTROL = (b"cache-control", b"private, no-store")
@@ -181,12 +190,16 @@ def private_headers(
 class PrivateSend:
     """Wraps an allowed checkout's ``send``: ``private_headers`` on its response, with
     ``X-Gate-Data`` and, when the fail mode let it through, ``X-Gate-Rule``/``X-Gate-Error``
-    (built once per data kind and error kind)."""
+    (built once per data kind and error kind: ``extra``)."""
 
     def __init__(self) -> None:
         self._extra: dict[tuple[str, str | None], list[tuple[bytes, bytes]]] = {}
 
     def __call__(self, send: Send, decision: Decision) -> Send:
+        return private_send(send, self.extra(decision))
+
+    def extra(self, decision: Decision) -> list[tuple[bytes, bytes]]:
+        """The headers an allowed ``decision`` adds after ``Cache-Control`` and ``Vary``."""
         # The error kind is read only for the fail mode's decisions: most have none.
         kind = None if decision.error is None else error_kind(decision)
         extra = self._extra.get((decision.data, kind))
@@ -195,15 +208,37 @@ class PrivateSend:
             if kind is not None:
                 extra += [(b"x-gate-rule", ON_ERROR.encode()), (b"x-gate-error", kind.encode())]
             self._extra[(decision.data, kind)] = extra
+        return extra
 
-        # ``async``, although handing back send's own awaitable would save a coroutine: a
-        # caller may check (asgiref's WsgiToAsgi warns on a send that is not a coroutine).
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = private_headers(message.get("headers") or (), extra)
-            await send(message)
 
-        return wrapped
+#: A decision's answer, ready to send: an allowed checkout's private headers
+#: (``PrivateSend.extra``, for ``private_send``), or a refusal's page (for ``send_page``).
+Answer = list[tuple[bytes, bytes]] | RawPage
+
+
+class Answers:
+    """Each decision's answer, built once per kind (``Answer``)."""
+
+    def __init__(self) -> None:
+        self.pages = PageCache()
+        self.private = PrivateSend()
+
+    def of(self, decision: Decision, scope: Scope) -> Answer:
+        return self.private.extra(decision) if decision.allows \
+            else self.pages.page(decision, scope)
+
+
+def private_send(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """``send``, with the response's headers made private (``private_headers``)."""
+
+    # ``async``, although handing back send's own awaitable would save a coroutine: a
+    # caller may check (asgiref's WsgiToAsgi warns on a send that is not a coroutine).
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = private_headers(message.get("headers") or (), extra)
+        await send(message)
+
+    return wrapped
 
 
 def ambiguous_service(param: str) -> Response:

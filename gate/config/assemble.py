@@ -25,7 +25,7 @@ from gate.data.cache import BalanceCache, MemoryBalanceCache
 from gate.data.loader import BalanceLoader
 from gate.data.sources.base import BalanceSource
 from gate.data.sources.wix import WixBalanceSource
-from gate.decision.core import DecisionCore
+from gate.decision.core import DecisionCore, utcnow
 from gate.decision.holds import HoldBook
 from gate.errors import ConfigError
 from gate.identity.base import MemberResolver
@@ -48,8 +48,6 @@ __all__ = ["Parts", "PolicySource", "assemble", "checkouts_from_settings", "opti
 PolicySource = str | Path | Sequence[str | Path] | PolicySet
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +92,7 @@ def assemble(
     cache_maxsize: int = 10_000,
     service_costs: Mapping[str, Decimal | str | int] | None = None,
     clock: Callable[[], float] = time.monotonic,
-    now: Callable[[], dt.datetime] = _utcnow,
+    now: Callable[[], dt.datetime] = utcnow,
     http_client: httpx.AsyncClient | None = None,
     reload_interval: float | None = 2.0,
     session_secret: str | None = None,

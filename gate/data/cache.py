@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from gate.credits.balances import BalanceSnapshot
-from gate.data.expiring import ExpiringDict
+from gate.data.expiring import ExpiringDict, Held
 
 __all__ = ["BalanceCache", "MemoryBalanceCache"]
 
@@ -68,6 +68,10 @@ class MemoryBalanceCache:
 
     def peek(self, key: str) -> BalanceSnapshot | None:
         return self._entries.get(key)
+
+    def held(self, key: str) -> Held:
+        """``peek(key)``'s answer, kept by reference (``Held``)."""
+        return self._entries.held(key)
 
     async def set(self, key: str, snapshot: BalanceSnapshot) -> None:
         self._entries.set(key, snapshot)

@@ -11,11 +11,18 @@ injected clock) with a read of about 0.3 µs. When full, the oldest stored entry
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, MutableMapping
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-__all__ = ["ExpiringDict", "remember"]
+__all__ = ["ExpiringDict", "Held", "StillTrue", "remember"]
+
+#: Whether a kept answer still stands; cheap: it runs each time the answer is reused. An
+#: identity resolver's ``resolve_kept`` gives one, or a tuple of them (all must stay true);
+#: a ``Held`` is one that the decision core checks without calling it.
+StillTrue = Callable[[], bool]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -29,6 +36,24 @@ def remember(table: MutableMapping[K, V], key: K, value: V, limit: int) -> V:
         table.clear()
     table[key] = value
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What a read gave, as something that stays true until it changes: ``table`` still holds
+    the very ``entry`` under ``key`` (None: still nothing), and ``clock()`` is before
+    ``expires``. Checked by reference, with no call into the table's owner: the request lane
+    (``gate.decision.kept``) checks a few of these per request instead of re-reading. Each
+    ``set`` of a table stores a new entry, and its owner never replaces ``table`` itself."""
+
+    table: Mapping[Any, Any]
+    key: Hashable
+    entry: object
+    expires: float
+    clock: Callable[[], float]
+
+    def __call__(self) -> bool:
+        return self.clock() < self.expires and self.table.get(self.key) is self.entry
 
 
 class ExpiringDict(Generic[K, V]):
@@ -56,6 +81,13 @@ class ExpiringDict(Generic[K, V]):
             del self._entries[key]
             return None
         return entry[0]
+
+    def held(self, key: K) -> Held:
+        """``get(key)``'s answer as a ``Held``: true while the same entry (or still none) is
+        stored and has not expired."""
+        entry = self._entries.get(key)
+        return Held(self._entries, key, entry, entry[1] if entry is not None else math.inf,
+                    self._clock)
 
     def set(self, key: K, value: V, ttl: float | None = None) -> None:
         entries = self._entries

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gate.credits.balances import BalanceSnapshot
 from gate.data.batching import Batcher
 from gate.data.cache import BalanceCache
-from gate.data.expiring import remember
+from gate.data.expiring import Held, StillTrue, remember
 from gate.data.singleflight import FleetFetch
 from gate.data.sources.base import BalanceSource
 from gate.errors import SourceError
@@ -108,6 +109,20 @@ class BalanceLoader:
             return None
         limit = self.fresh_for if max_age is None else min(self.fresh_for, max_age)
         return cached if self._clock() - cached.fetched_at <= limit else None
+
+    def held_key(self, key: str, snapshot: BalanceSnapshot,
+                 max_age: float | None = None) -> StillTrue:
+        """True while ``peek_key(key, max_age)`` still gives ``snapshot``, which it just gave:
+        a ``Held`` on the cache's entry until the snapshot is no longer fresh enough, when the
+        cache can keep one on this loader's clock; otherwise a call to ``peek_key``."""
+        held = getattr(self.cache, "held", None)
+        entry = held(key) if held is not None else None
+        if not isinstance(entry, Held) or entry.clock is not self._clock:
+            return lambda: self.peek_key(key, max_age) is snapshot
+        limit = self.fresh_for if max_age is None else min(self.fresh_for, max_age)
+        # ``peek_key`` keeps it while ``clock() - fetched_at <= limit``: before the next float.
+        fresh = math.nextafter(snapshot.fetched_at + limit, math.inf)
+        return replace(entry, expires=min(entry.expires, fresh))
 
     async def load(self, member_id: str, max_age: float | None = None) -> Loaded:
         cached = await self.cache.get(self.key(member_id))

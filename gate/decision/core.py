@@ -19,13 +19,15 @@ from dataclasses import replace
 from decimal import Decimal
 
 from gate.credits.balances import BalanceSnapshot, ServiceInfo
+from gate.data.expiring import StillTrue
 from gate.data.loader import BalanceLoader
 from gate.data.sources.base import BalanceSource
 from gate.decision.holds import HoldBook
-from gate.decision.kept import Kept
+from gate.decision.kept import Kept, keep
 from gate.decision.memo import DecisionMemo, memo_key
+from gate.decision.prices import Prices
 from gate.errors import SourceError
-from gate.identity.base import Identity, StillTrue
+from gate.identity.base import Identity
 from gate.observe.events import DecisionEvent, DecisionObserver, DecisionTracer
 from gate.observe.lines import DecisionLines
 from gate.policy.context import Facts
@@ -34,7 +36,7 @@ from gate.policy.policyset import Cause, PolicySet
 from gate.policy.reload import PolicyReloader
 from gate.wix.client import WixClient
 
-__all__ = ["DecisionCore", "Identify"]
+__all__ = ["DecisionCore", "Identify", "utcnow"]
 
 logger = logging.getLogger("booking_gate")
 decision_logger = logging.getLogger("booking_gate.decision")
@@ -66,7 +68,8 @@ def _cause(identity: Identity | None, kind: str) -> Cause:
 _VERBS = {"redirect": "redirected", "deny": "denied", "allow": "allowed"}
 
 
-def _utcnow() -> dt.datetime:
+def utcnow() -> dt.datetime:
+    """The wall clock the rules read by default (``now``)."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -81,7 +84,7 @@ class DecisionCore:
         loader: BalanceLoader,
         service_costs: Mapping[str, Decimal] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], dt.datetime] = _utcnow,
+        now: Callable[[], dt.datetime] = utcnow,
         client: WixClient | None = None,
         deadline: float = 3.0,
         holds: HoldBook | None = None,
@@ -93,13 +96,12 @@ class DecisionCore:
         self._client = client
         self.source = source
         self.loader = loader
-        # Explicit prices win over anything the source says: built once, looked up per request.
-        self._fixed = {
-            sid: ServiceInfo(sid, known=True, fixed_cost=cost)
-            for sid, cost in (service_costs or {}).items()
-        }
+        self.prices = Prices(source, service_costs)
         self._clock = clock
         self._now = now
+        #: ``now`` as a POSIX time, for ``recall``'s day check: the default's costs 20 times less.
+        self._wall: Callable[[], float] = time.time if now is utcnow \
+            else lambda: now().timestamp()
         #: Seconds one decision may take, retries included; then the fail mode decides.
         self.deadline = deadline
         self.holds = holds if holds is not None else HoldBook(clock=clock)
@@ -120,14 +122,6 @@ class DecisionCore:
     def policies(self) -> PolicySet:
         return self.reloader.current
 
-    async def service(self, service_id: str) -> ServiceInfo:
-        fixed = self._fixed.get(service_id)
-        return fixed if fixed is not None else await self.source.service(service_id)
-
-    def _known_service(self, service_id: str) -> ServiceInfo | None:
-        """The service's price as already known (configured or in the catalog), or None."""
-        return self._fixed.get(service_id) or self.source.cached_service(service_id)
-
     async def facts(
         self, identity: Identity, service_id: str, path: str, method: str, policies: PolicySet
     ) -> Facts:
@@ -135,17 +129,17 @@ class DecisionCore:
         member = identity.member_id
         balance: BalanceSnapshot | None = None
         data = "none"
-        known = self._known_service(service_id)
+        known = self.prices.known(service_id)
         if member:
             if known is None:
                 # Neither is known yet: read the credits and the item sets at the same time.
                 loaded, service = await asyncio.gather(
-                    self.loader.load(member, policies.max_age), self.service(service_id))
+                    self.loader.load(member, policies.max_age), self.prices.get(service_id))
             else:
                 loaded, service = await self.loader.load(member, policies.max_age), known
             balance, data = self.holds.apply(loaded.snapshot), loaded.data
         else:
-            service = known or await self.service(service_id)
+            service = known or await self.prices.get(service_id)
         return self._facts(identity, balance, service, path, method, data, policies)
 
     def _facts(
@@ -239,7 +233,7 @@ class DecisionCore:
         # Only observers read how long it took; the clock is not read for nobody.
         started = time.perf_counter() if self.observers else 0.0
         policies = self.reloader.current
-        service = self._known_service(service_id)
+        service = self.prices.known(service_id)
         if service is None:
             return None, None
         snapshot: BalanceSnapshot | None = None
@@ -273,28 +267,28 @@ class DecisionCore:
                 or decision.error is not None \
                 or (now is not None and now.tzinfo is None):  # a naive clock: no day's end
             return decision, None
-        return decision, Kept(decision, service_id, path, method, policies, service, snapshot,
-                              key, still, policies.day_ends(now) if now is not None else None)
+        stills = [*still, *self.prices.held(service_id, service)]
+        if member is not None:
+            assert key is not None and snapshot is not None
+            stills += [self.loader.held_key(key, snapshot, policies.max_age),
+                       self.holds.none_held(member)]
+        return decision, keep(decision, service_id, path, method, policies, stills, self._clock,
+                              policies.day_ends(now).timestamp() if now is not None else None)
 
     def recall(self, kept: Kept) -> Decision | None:
         """``kept``'s decision if everything it was made from still stands (and then its log
         line, counts and observers, as for any decision); None: decide the usual way."""
+        # Inline, no calls: this is the whole cost of a checkout seen before.
         policies = kept.policies
-        if policies is not self.reloader.current:
+        if policies is not self.reloader.current or self._clock() >= kept.until:
             return None
-        snapshot = kept.snapshot
-        if snapshot is not None:
-            assert kept.cache_key is not None
-            if self.loader.peek_key(kept.cache_key, policies.max_age) is not snapshot \
-                    or self.holds.holding(snapshot.member_id):
+        for table, key, entry in kept.watches:
+            if table.get(key) is not entry:
                 return None
-        service = self._known_service(kept.service_id)
-        if service is not kept.service and service != kept.service:
-            return None
-        for still in kept.identity:
+        for still in kept.checks:
             if not still():
                 return None
-        if kept.day_ends is not None and self._now() >= kept.day_ends:
+        if kept.day_ends is not None and self._wall() >= kept.day_ends:
             return None
         started = time.perf_counter() if self.observers else 0.0
         self._finish(kept.decision, policies, kept.service_id, kept.path, kept.method, None,

@@ -15,6 +15,7 @@ credit held until the hold expires or a webhook arrives.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from gate.credits.balances import BalanceSnapshot
+from gate.data.expiring import Held
 
 __all__ = ["Hold", "HoldBook"]
 
@@ -94,6 +96,10 @@ class HoldBook:
     def holding(self, member_id: str) -> bool:
         """Whether this member may have credits held (``apply`` may change their snapshot)."""
         return member_id in self._holds
+
+    def none_held(self, member_id: str) -> Held:
+        """True while this member holds nothing, as it is now (``holding`` is False)."""
+        return Held(self._holds, member_id, None, math.inf, self._clock)
 
     def hold(self, member_id: str, pool_id: str, amount: Decimal, baseline: Decimal) -> None:
         now = self._clock()

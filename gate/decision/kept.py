@@ -15,20 +15,29 @@ keep it, under a digest of the request's credential headers (``gate.adapters.lan
 - each identity resolver says its answer stands (``StillTrue``: the token still cached as the
   same member, the session cookie not yet ``max_age`` old).
 
+Most of these are ``Held`` reads (``gate.data.expiring``): a table that still holds the very
+entry it held. ``keep`` unpacks those whose expiry is on the core's clock into ``watches`` and
+one ``until``, so ``recall`` checks them with dict lookups and one clock read, calling nothing;
+any other check stays a call (``checks``).
+
 Anything else: ``recall`` says None, and the adapter asks the usual way.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from gate.credits.balances import BalanceSnapshot, ServiceInfo
-from gate.identity.base import StillTrue
+from gate.data.expiring import Held, StillTrue
 from gate.policy.decision import Decision
 from gate.policy.policyset import PolicySet
 
-__all__ = ["Kept"]
+__all__ = ["Kept", "keep"]
+
+#: ``table.get(key) is entry``: one ``Held`` without its expiry (see ``Kept.until``).
+Watch = tuple[Mapping[Any, Any], Hashable, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +47,29 @@ class Kept:
     path: str
     method: str
     policies: PolicySet
-    service: ServiceInfo
-    #: The member's snapshot as cached (before holds) and its cache key; None for a visitor.
-    snapshot: BalanceSnapshot | None
-    cache_key: str | None
-    identity: tuple[StillTrue, ...]
-    #: When the day its rules read (``today``) ends; None when they read no date.
-    day_ends: dt.datetime | None = None
+    #: Each must still hold its entry (``Held``), until ``until`` on the core's clock.
+    watches: tuple[Watch, ...]
+    until: float
+    #: Checks that are not such reads: each must still say True.
+    checks: tuple[StillTrue, ...]
+    #: When the day its rules read (``today``) ends, as a POSIX time; None when they read no
+    #: date.
+    day_ends: float | None = None
+
+
+def keep(
+    decision: Decision, service_id: str, path: str, method: str, policies: PolicySet,
+    stills: Iterable[StillTrue], clock: Callable[[], float], day_ends: float | None,
+) -> Kept:
+    """``decision`` kept on ``stills``: the ``Held`` ones on ``clock`` unpacked."""
+    watches: list[Watch] = []
+    checks: list[StillTrue] = []
+    until = math.inf
+    for still in stills:
+        if isinstance(still, Held) and still.clock is clock:
+            watches.append((still.table, still.key, still.entry))
+            until = min(until, still.expires)
+        else:
+            checks.append(still)
+    return Kept(decision, service_id, path, method, policies, tuple(watches), until,
+                tuple(checks), day_ends)

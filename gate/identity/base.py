@@ -28,17 +28,18 @@ exactly what is unknown.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from gate.data.expiring import StillTrue
+
 __all__ = ["ANONYMOUS", "PENDING", "Identity", "MemberResolver", "NowAnswer", "Pending",
-           "StillTrue", "always", "keeps_answers", "resolve_chain", "resolve_chain_kept",
-           "resolve_chain_now",
-           "strip_untrusted"]
+           "StillTrue", "always", "identify_later", "keeps_answers", "resolve_chain",
+           "resolve_chain_kept", "resolve_chain_now", "strip_untrusted"]
 
 logger = logging.getLogger("booking_gate.identity")
 
@@ -103,8 +104,6 @@ class Pending:
 PENDING = Pending()
 #: A resolver's immediate answer: an Identity, None ("not mine") or PENDING.
 NowAnswer = Identity | None | Pending
-#: Whether a kept answer still stands; cheap: it runs each time the answer is reused.
-StillTrue = Callable[[], bool]
 
 
 def always() -> bool:
@@ -115,6 +114,19 @@ def always() -> bool:
 async def resolve_chain(resolvers: Iterable[MemberResolver], conn: HTTPConnection) -> Identity:
     """One member named without contradiction, or a signed-out visitor (see the module doc)."""
     return _combine([await resolver.resolve(conn) for resolver in resolvers], conn.scope)
+
+
+def identify_later(
+    resolvers: Sequence[MemberResolver], scope: Scope, known: Identity | Pending,
+) -> Callable[[], Awaitable[Identity]]:
+    """How ``DecisionCore.decide`` learns who asks: ``known``, when ``resolve_chain_now``
+    could tell, or else ``resolve_chain`` once it is asked."""
+    if isinstance(known, Identity):
+        async def identified() -> Identity:
+            return known
+        return identified
+    conn = HTTPConnection(scope)
+    return lambda: resolve_chain(resolvers, conn)
 
 
 def keeps_answers(resolver: object) -> bool:
@@ -150,7 +162,7 @@ def _resolve_now(
     answers: list[Identity | None] = []
     checks: list[StillTrue] | None = [] if keep else None
     for resolver in resolvers:
-        still: StillTrue | None = None
+        still: StillTrue | tuple[StillTrue, ...] | None = None
         if checks is not None and keeps_answers(resolver):
             answer, still = resolver.resolve_kept(scope)  # type: ignore[attr-defined]
         else:
@@ -164,7 +176,10 @@ def _resolve_now(
         if still is None:
             checks = None  # every resolver is still asked: rule 1
         elif checks is not None and still is not always:
-            checks.append(still)
+            if isinstance(still, tuple):
+                checks.extend(still)
+            else:
+                checks.append(still)
     identity = _combine(answers, scope)
     if checks is None or identity.ambiguity is not None:
         return identity, None

@@ -18,6 +18,7 @@ from gate.credits.balances import (
     PoolBalance,
     ServiceInfo,
 )
+from gate.data.expiring import Held
 from gate.errors import ConfigError
 from gate.strict import StrictModel
 from gate.wix.models import DecimalString, PoolStatus
@@ -83,6 +84,9 @@ class StaticBalanceSource:
     def cached_service(self, service_id: str) -> ServiceInfo | None:
         info = self._infos.get(service_id)
         return info if info is not None else ServiceInfo(service_id, known=False)
+
+    def held_service(self, service_id: str) -> tuple[Held, ...]:
+        return ()  # read once: ``cached_service`` gives the same (or an equal) answer for good
 
     def forget(self, member_id: str) -> None:
         return None

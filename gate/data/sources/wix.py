@@ -27,7 +27,7 @@ from gate.credits.balances import (
     ServiceInfo,
 )
 from gate.data.batching import Batcher
-from gate.data.expiring import ExpiringDict
+from gate.data.expiring import ExpiringDict, Held
 from gate.errors import UpstreamDataError
 from gate.upstream.budget import Priority
 from gate.wix.client import WixClient
@@ -128,6 +128,14 @@ class WixBalanceSource:
         if not service_id:
             return _NO_SERVICE
         return self._services.get(service_id) or self._unknown.get(service_id)
+
+    def held_service(self, service_id: str) -> tuple[Held, ...]:
+        """What keeps ``cached_service``'s answer (``Held``): its catalog entry, or none there
+        and its entry among the services Wix does not sell."""
+        if not service_id:
+            return ()
+        known = self._services.held(service_id)
+        return (known,) if known.entry is not None else (known, self._unknown.held(service_id))
 
     def forget(self, member_id: str) -> None:
         """Drop what is kept of a member's pools, e.g. after they bought or cancelled a plan."""

@@ -135,7 +135,7 @@ class DemoSite:
         """Redeem one session at Wix from the pool the gate says would pay, at its price."""
         assert self.gate is not None
         core = self.gate.core
-        credits = credits_for(await core.source.fetch(member_id), await core.service(service_id))
+        credits = credits_for(await core.source.fetch(member_id), await core.prices.get(service_id))
         if credits.paying_pool is None:
             return False
         response = await self._http.post(
