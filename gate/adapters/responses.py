@@ -156,12 +156,18 @@ _CACHE_CONTROL = (b"cache-control", b"private, no-store")
 _VARY_ON = b"Cookie, Authorization"
 
 
+def private_tail(extra: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """What ``private_headers`` adds to a response with no ``Cache-Control`` or ``Vary``:
+    those two, then ``extra``."""
+    return [_CACHE_CONTROL, (b"vary", _VARY_ON), *extra]
+
+
 def private_headers(
-    headers: Iterable[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+    headers: Iterable[tuple[bytes, bytes]], tail: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     """An allowed checkout's headers made private, in one pass over the raw list: the app's
     own ``Cache-Control`` replaced by ``private, no-store``, ``Cookie`` and ``Authorization``
-    added to its ``Vary``, then ``extra``."""
+    added to its ``Vary``, then the rest of ``tail`` (``private_tail``)."""
     out: list[tuple[bytes, bytes]] = []
     vary: list[bytes] | None = None
     for pair in headers:
@@ -177,13 +183,12 @@ def private_headers(
                 vary.append(pair[1])
                 continue
         out.append(pair)
-    out.append(_CACHE_CONTROL)
     if vary is None:
-        out.append((b"vary", _VARY_ON))
-    else:
-        vary.append(_VARY_ON)
-        out.append((b"vary", b", ".join(vary)))
-    out += extra
+        out += tail
+        return out
+    vary.append(_VARY_ON)
+    out += [_CACHE_CONTROL, (b"vary", b", ".join(vary))]
+    out += tail[2:]
     return out
 
 
@@ -199,16 +204,16 @@ class PrivateSend:
         return private_send(send, self.extra(decision))
 
     def extra(self, decision: Decision) -> list[tuple[bytes, bytes]]:
-        """The headers an allowed ``decision`` adds after ``Cache-Control`` and ``Vary``."""
+        """The headers an allowed ``decision`` adds (``private_tail``)."""
         # The error kind is read only for the fail mode's decisions: most have none.
         kind = None if decision.error is None else error_kind(decision)
-        extra = self._extra.get((decision.data, kind))
-        if extra is None:  # a few of each: the data kinds times the error kinds
+        tail = self._extra.get((decision.data, kind))
+        if tail is None:  # a few of each: the data kinds times the error kinds
             extra = [(b"x-gate-data", decision.data.encode())]
             if kind is not None:
                 extra += [(b"x-gate-rule", ON_ERROR.encode()), (b"x-gate-error", kind.encode())]
-            self._extra[(decision.data, kind)] = extra
-        return extra
+            tail = self._extra[(decision.data, kind)] = private_tail(extra)
+        return tail
 
 
 #: A decision's answer, ready to send: an allowed checkout's private headers
@@ -228,14 +233,14 @@ class Answers:
             else self.pages.page(decision, scope)
 
 
-def private_send(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+def private_send(send: Send, tail: list[tuple[bytes, bytes]]) -> Send:
     """``send``, with the response's headers made private (``private_headers``)."""
 
     # ``async``, although handing back send's own awaitable would save a coroutine: a
     # caller may check (asgiref's WsgiToAsgi warns on a send that is not a coroutine).
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = private_headers(message.get("headers") or (), extra)
+            message["headers"] = private_headers(message.get("headers") or (), tail)
         await send(message)
 
     return wrapped

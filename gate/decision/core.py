@@ -290,10 +290,13 @@ class DecisionCore:
                 return None
         if kept.day_ends is not None and self._wall() >= kept.day_ends:
             return None
-        started = time.perf_counter() if self.observers else 0.0
-        self._finish(kept.decision, policies, kept.service_id, kept.path, kept.method, None,
-                     started, True)
-        return kept.decision
+        decision = kept.decision
+        if decision.shadow or self.observers:
+            self._finish(decision, policies, kept.service_id, kept.path, kept.method, None,
+                         time.perf_counter(), True)
+        else:  # all that ``_finish`` would do
+            self.lines.add(decision, kept.service_id, kept.path)
+        return decision
 
     def _finish(
         self, decision: Decision, policies: PolicySet, service_id: str, path: str, method: str,

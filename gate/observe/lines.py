@@ -162,9 +162,13 @@ class DecisionLines:
                    for handler in handlers]
         texts: dict[_Handler, list[str]] = {handler: [] for handler in handlers}
         first: dict[_Handler, logging.LogRecord] = {}  # what handleError is shown
+        templates = self._templates
         for _ in range(min(len(pending), _WRITE_LINES)):
             created, level, decision, service_id, path = pending.popleft()
-            template, kept = self._template(level, decision, service_id, path)
+            # ``_template``'s lookup inline: this loop runs once a line, on the requests' CPU.
+            found = templates.get((decision, level, service_id, path))
+            template, kept = found if found is not None else \
+                self._template(level, decision, service_id, path)
             for handler, handler_level, text_key in targets:
                 if level < handler_level:
                     continue
@@ -179,8 +183,10 @@ class DecisionLines:
                         handler.handleError(template)
                         continue
                     remember(kept, text_key, text, _TEXTS_MAX)
-                texts[handler].append(text)
-                first.setdefault(handler, template)
+                lines = texts[handler]
+                if not lines:
+                    first[handler] = template
+                lines.append(text)
         for handler, lines in texts.items():
             if lines:
                 _write_lines(handler, "".join(lines), first[handler])
