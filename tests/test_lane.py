@@ -23,7 +23,7 @@ import pytest
 
 import gate.adapters.lane
 from gate import BookingGate, SignedCookieResolver, StaticBalanceSource
-from gate.adapters.responses import PrivateSend
+from gate.adapters.responses import PrivateSend, private_send
 from gate.identity import TrustedHeaderResolver
 from gate.identity.base import Identity, keeps_answers, resolve_chain_kept
 from gate.policy.decision import Decision, Outcome
@@ -490,7 +490,7 @@ def test_a_resolver_whose_resolve_now_is_its_own_is_never_bypassed() -> None:
     kept-answer path falls back to it too."""
     resolver = Revocable(secret=SECRET, max_age=60)
     assert not keeps_answers(resolver)
-    assert gate.adapters.lane.Lane.over([resolver]) is None
+    assert gate.adapters.lane.Lane.over([resolver], strips=False) is None
     assert keeps_answers(SignedCookieResolver(secret=SECRET, max_age=60))
     cookie = f"gate_session={resolver.sign('m-rich')}".encode()
     scope = {"type": "http", "headers": [(b"cookie", cookie)], "client": ("127.0.0.1", 1)}
@@ -504,7 +504,8 @@ def test_an_allowed_checkout_s_send_is_still_a_coroutine_function() -> None:
     async def send(message: Any) -> None:
         return None
 
-    wrapped = PrivateSend()(send, Decision(Outcome("allow", 200), "(default)", "v"))
+    allowed = Decision(Outcome("allow", 200), "(default)", "v")
+    wrapped = private_send(send, PrivateSend().extra(allowed))
     assert inspect.iscoroutinefunction(wrapped)
 
 

@@ -57,14 +57,13 @@ class Lane:
         self.get = self._kept.get
 
     @classmethod
-    def over(cls, resolvers: Sequence[MemberResolver]) -> Lane | None:
+    def over(cls, resolvers: Sequence[MemberResolver], strips: bool) -> Lane | None:
         """A lane for these resolvers; None unless each can say what it reads and whether
         its answer still stands (``keeps_answers``)."""
         if not all(keeps_answers(r) for r in resolvers):
             return None
         reads = frozenset(name for r in resolvers for name in r.reads)  # type: ignore[attr-defined]
-        return cls(reads, any(getattr(r, "reads_client", False) for r in resolvers),
-                   any(hasattr(r, "strip_untrusted") for r in resolvers))
+        return cls(reads, any(getattr(r, "reads_client", False) for r in resolvers), strips)
 
     def __len__(self) -> int:
         return len(self._kept)

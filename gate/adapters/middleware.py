@@ -150,7 +150,7 @@ class BookingGate:
             self._parts = assemble(**options)
             # Resolvers that remove headers (trusted proxies) must see every request.
             self._strips = any(hasattr(r, "strip_untrusted") for r in self._parts.resolvers)
-            self._lane = Lane.over(self._parts.resolvers)
+            self._lane = Lane.over(self._parts.resolvers, self._strips)
             if status_path:
                 self._admin = AdminEndpoints(self._parts.core, status_path, status_clients,
                                              status_token, self._hosts)

@@ -193,15 +193,12 @@ def private_headers(
 
 
 class PrivateSend:
-    """Wraps an allowed checkout's ``send``: ``private_headers`` on its response, with
+    """What an allowed checkout's response gets (``private_send``): ``private_headers``, with
     ``X-Gate-Data`` and, when the fail mode let it through, ``X-Gate-Rule``/``X-Gate-Error``
     (built once per data kind and error kind: ``extra``)."""
 
     def __init__(self) -> None:
         self._extra: dict[tuple[str, str | None], list[tuple[bytes, bytes]]] = {}
-
-    def __call__(self, send: Send, decision: Decision) -> Send:
-        return private_send(send, self.extra(decision))
 
     def extra(self, decision: Decision) -> list[tuple[bytes, bytes]]:
         """The headers an allowed ``decision`` adds (``private_tail``)."""

@@ -48,8 +48,6 @@ __all__ = ["Parts", "PolicySource", "assemble", "checkouts_from_settings", "opti
 PolicySource = str | Path | Sequence[str | Path] | PolicySet
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Parts:
     """What an adapter needs: the core, how to learn who is asking, and the raw token check."""

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ from gate.decision.kept import Kept, keep
 from gate.decision.memo import DecisionMemo, memo_key
 from gate.decision.prices import Prices
 from gate.errors import SourceError
-from gate.identity.base import Identity
+from gate.identity.base import Identify, Identity
 from gate.observe.events import DecisionEvent, DecisionObserver, DecisionTracer
 from gate.observe.lines import DecisionLines
 from gate.policy.context import Facts
@@ -41,8 +41,6 @@ __all__ = ["DecisionCore", "Identify", "utcnow"]
 logger = logging.getLogger("booking_gate")
 decision_logger = logging.getLogger("booking_gate.decision")
 
-#: How an adapter tells the core who is asking; may raise SourceError (identity unverifiable).
-Identify = Callable[[], Awaitable[Identity]]
 
 def _member(identity: Identity | None) -> str | None:
     return identity.member_id if identity else None

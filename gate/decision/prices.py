@@ -37,4 +37,4 @@ class Prices:
         if held is not None:
             return held(service_id)  # type: ignore[no-any-return]
         known = self.known
-        return (lambda: (now := known(service_id)) is service or now == service,)
+        return (lambda: (found := known(service_id)) is service or found == service,)

@@ -37,7 +37,7 @@ from starlette.types import Scope
 
 from gate.data.expiring import StillTrue
 
-__all__ = ["ANONYMOUS", "PENDING", "Identity", "MemberResolver", "NowAnswer", "Pending",
+__all__ = ["ANONYMOUS", "PENDING", "Identify", "Identity", "MemberResolver", "NowAnswer", "Pending",
            "StillTrue", "always", "identify_later", "keeps_answers", "resolve_chain",
            "resolve_chain_kept", "resolve_chain_now", "strip_untrusted"]
 
@@ -116,9 +116,13 @@ async def resolve_chain(resolvers: Iterable[MemberResolver], conn: HTTPConnectio
     return _combine([await resolver.resolve(conn) for resolver in resolvers], conn.scope)
 
 
+#: How an adapter tells the core who is asking; may raise SourceError (identity unverifiable).
+Identify = Callable[[], Awaitable[Identity]]
+
+
 def identify_later(
     resolvers: Sequence[MemberResolver], scope: Scope, known: Identity | Pending,
-) -> Callable[[], Awaitable[Identity]]:
+) -> Identify:
     """How ``DecisionCore.decide`` learns who asks: ``known``, when ``resolve_chain_now``
     could tell, or else ``resolve_chain`` once it is asked."""
     if isinstance(known, Identity):
