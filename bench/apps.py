@@ -1,6 +1,9 @@
 """The ASGI apps the benchmarks measure, built the same way in-process and in child processes.
 
 * ``bare_app``: the app a gate stands in front of; answers 200 "ok" and nothing else.
+* ``bare_private()``: ``bare_app`` whose answer carries the headers the gate adds to an allowed
+  checkout (``Cache-Control``, ``Vary``, ``X-Gate-Data``), made by the gate's own code: what
+  the server alone charges for them, the floor under ``http_ratio_c64``.
 * ``gated(...)``: ``BookingGate(bare_app)`` reading Wix, exactly as deployed (member tokens in
   ``Authorization``, credits from Benefit Programs), with the emulator inside the same process
   behind ``httpx.ASGITransport``: no sockets, and once warmed every request is served from the
@@ -61,6 +64,22 @@ async def bare_app(scope: Any, receive: Any, send: Any) -> None:
 def bare() -> Any:
     """``bare_app``, for ``serve_child``."""
     return bare_app
+
+
+def bare_private() -> Any:
+    """``bare_app`` with an allowed checkout's private headers, for ``serve_child``."""
+    from gate.adapters.responses import PrivateSend, private_send
+    from gate.policy.decision import Decision, Outcome
+
+    tail = PrivateSend().extra(Decision(Outcome("allow", 200), "(default)", "bench"))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await bare_app(scope, receive, send)
+            return
+        await bare_app(scope, receive, private_send(send, tail))
+
+    return app
 
 
 def emulator(seed: str | None = None, latency: float = 0.0) -> Any:

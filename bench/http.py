@@ -9,6 +9,9 @@ result is the median ratio.
 * ``http_ratio_c64``: cached checkout → allow through ``BookingGate`` (Wix token, in-process
   emulator, warmed) vs the bare app.
 * ``http_passthrough_ratio_c64``: a non-checkout page, same two servers.
+* ``http_private_headers_ratio_c64``: the bare app sending the three headers the gate adds to
+  an allowed checkout vs the bare app: what the server's own work on them leaves of the
+  throughput, whatever the gate does (the floor under ``http_ratio_c64``).
 * ``decision_api_ratio_c64``: ``POST /v1/decisions`` (``create_service``, cached member) vs a
   bare Starlette endpoint that parses the same JSON body and answers JSON.
 """
@@ -177,7 +180,8 @@ def run(quick: bool) -> dict[str, Any]:
     token = {"Authorization": ALLOW_TOKEN}
     with temp_dir() as tmp:
         load = Load(generator, tmp)
-        with serve_child("bench.apps:bare") as bare, serve_child("bench.apps:gated") as gated:
+        with serve_child("bench.apps:bare") as bare, serve_child("bench.apps:gated") as gated, \
+                serve_child("bench.apps:bare_private") as private:
             _check(gated + CHECKOUT, 200, headers=token)  # warms the token, balance, service
             _check(gated + "/book-online", 200)
             detail["checkout_allow"] = _pairs(load, "http_ratio_c64 (checkout allow)",
@@ -186,6 +190,9 @@ def run(quick: bool) -> dict[str, Any]:
             detail["passthrough"] = _pairs(load, "http_passthrough_ratio_c64",
                                            bare + "/book-online", gated + "/book-online",
                                            rounds=rounds, seconds=seconds, headers=token)
+            detail["private_headers"] = _pairs(load, "http_private_headers_ratio_c64",
+                                               bare + CHECKOUT, private + CHECKOUT,
+                                               rounds=rounds, seconds=seconds, headers=token)
         body = {"memberId": ALLOW_MEMBER, "serviceId": YOGA}
         bearer = {"Authorization": f"Bearer {API_SECRET}"}
         with serve_child("bench.apps:bare_json") as bare, \
@@ -200,6 +207,7 @@ def run(quick: bool) -> dict[str, Any]:
                                             body=body)
     results["http_ratio_c64"] = detail["checkout_allow"]["ratio"]
     results["http_passthrough_ratio_c64"] = detail["passthrough"]["ratio"]
+    results["http_private_headers_ratio_c64"] = detail["private_headers"]["ratio"]
     results["decision_api_ratio_c64"] = detail["decision_api"]["ratio"]
     results["http_detail"] = detail
     results["http_setup"] = {

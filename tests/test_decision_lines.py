@@ -156,7 +156,7 @@ def test_long_paths_are_written_but_not_kept(kept: tuple[logging.Logger, Keeper]
     lines.add(ALLOW, "svc-1", "/book")
     lines.close()
     assert keeper.records[0].getMessage().endswith(f"path={long_path!r}")
-    assert [key[3] for key in lines._templates] == ["/book"]
+    assert [key[2] for key in lines._templates] == ["/book"]
 
 
 # The fast path: plain stream handlers with a format that shows no time get each record's
@@ -217,6 +217,40 @@ def through(logger: logging.Logger, monkeypatch: pytest.MonkeyPatch,
             queue.add(decision, service_id, path)
         queue.close()
     return len(handled)
+
+
+@pytest.mark.parametrize("filtered", [False, True], ids=["fast-path", "records"])
+def test_a_line_queued_by_reference_writes_what_add_writes(filtered: bool) -> None:
+    """A kept decision queues its ``Line`` (``add_line``): the same bytes as ``add``, and the
+    level (WARNING for the fail mode) goes with it."""
+    def write(by_reference: bool) -> str:
+        handler = stream_handler(logging.Formatter(SERVE_FORMAT))
+        if filtered:
+            handler.addFilter(lambda record: True)
+        handler.setLevel(logging.WARNING if filtered else logging.INFO)
+        queue = DecisionLines(chain(handler), interval=60)
+        for decision, service_id, path in LINES:
+            if by_reference:
+                queue.add_line(queue.line(decision, service_id, path))
+            else:
+                queue.add(decision, service_id, path)
+        queue.close()
+        return handler.stream.getvalue()
+
+    written = write(by_reference=True)
+    assert written == write(by_reference=False)
+    assert written.count("\n") == (2 if filtered else len(LINES))
+    assert written.startswith("WARNING booking_gate.decision: decision action=redirect" if filtered
+                              else "INFO booking_gate.decision: decision action=allow")
+
+
+def test_equal_decisions_share_one_line_and_long_paths_get_their_own() -> None:
+    queue = DecisionLines(chain(stream_handler()))
+    allow = Decision(Outcome("allow", 200), "(default)", "v1", member_id="m-1", data="fresh")
+    assert queue.line(ALLOW, "svc-1", "/book") is queue.line(allow, "svc-1", "/book")
+    assert queue.line(ALLOW, "svc-1", "/book") is not queue.line(ALLOW, "svc-2", "/book")
+    assert queue.line(ALLOW, "svc-1", LONG_PATH) is not queue.line(ALLOW, "svc-1", LONG_PATH)
+    assert queue.line(FAILED, "svc-1", "/book").level == logging.WARNING
 
 
 @pytest.mark.parametrize("formatter", [

@@ -611,3 +611,29 @@ def test_a_page_next_to_a_kept_checkout_is_never_answered_by_the_lane(
     response = get_as(url, token, path="/book-online")
     assert response.status_code == 404 and "x-gate-data" not in response.headers
     assert recalls.asked == asked  # a page that is not kept costs no lookup at all
+
+
+@pytest.mark.parametrize("length", [17, 600, 1200], ids=["short", "long", "wix-sized"])
+def test_lane_keys_tell_credentials_apart_by_digest_alone(length: int) -> None:
+    """Short values and long ones (a Wix member token) are digested differently: each key
+    still tells any two header lists apart, and none holds the credential's text."""
+    lane = gate.adapters.lane.Lane(frozenset({b"authorization", b"cookie"}), client=False)
+
+    def key(*headers: tuple[bytes, bytes]) -> Any:
+        return lane.key({"type": "http", "method": "GET", "path": "/book", "query_string": b"",
+                         "root_path": "", "headers": [(b"host", b"a"), *headers]})
+
+    token = b"t" * (length - 1)
+    one, other = token + b"1", token + b"2"
+    assert key((b"authorization", one)) == key((b"authorization", one))
+    keys = [
+        key((b"authorization", one)), key((b"authorization", other)), key((b"cookie", one)),
+        key((b"authorization", one), (b"authorization", one)),
+        key((b"authorization", one), (b"cookie", other)),
+        key((b"authorization", one[:-1]), (b"cookie", b"1" + other)),
+        key((b"authorization", one), (b"accept", b"application/json")),
+        key(),
+    ]
+    assert len(set(keys)) == len(keys)
+    assert not any(isinstance(part, bytes) and token[:16] in part
+                   for k in keys for part in k)

@@ -303,7 +303,10 @@ class BookingGate:
     def _answer(self, decision: Decision, scope: Scope, receive: Receive, send: Send,
                 answer: Answer | None) -> Awaitable[None]:
         # Not ``async``: the caller awaits the app (or the page) itself, one coroutine less.
-        scope.setdefault("state", {})[SCOPE_KEY] = decision
+        state = scope.get("state")
+        if state is None:  # not ``setdefault``: it would build a dict each time
+            state = scope["state"] = {}
+        state[SCOPE_KEY] = decision
         if answer is None:
             answer = self._answers.of(decision, scope)
         if isinstance(answer, list):

@@ -271,7 +271,8 @@ class DecisionCore:
             stills += [self.loader.held_key(key, snapshot, policies.max_age),
                        self.holds.none_held(member)]
         return decision, keep(decision, service_id, path, method, policies, stills, self._clock,
-                              policies.day_ends(now).timestamp() if now is not None else None)
+                              policies.day_ends(now).timestamp() if now is not None else None,
+                              self.lines.line(decision, service_id, path))
 
     def recall(self, kept: Kept) -> Decision | None:
         """``kept``'s decision if everything it was made from still stands (and then its log
@@ -293,7 +294,7 @@ class DecisionCore:
             self._finish(decision, policies, kept.service_id, kept.path, kept.method, None,
                          time.perf_counter(), True)
         else:  # all that ``_finish`` would do
-            self.lines.add(decision, kept.service_id, kept.path)
+            self.lines.add_line(kept.line)
         return decision
 
     def _finish(

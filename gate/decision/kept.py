@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.data.expiring import Held, StillTrue
+from gate.observe.lines import Line
 from gate.policy.decision import Decision
 from gate.policy.policyset import PolicySet
 
@@ -54,12 +55,15 @@ class Kept:
     checks: tuple[StillTrue, ...]
     #: When the day its rules read (``today``) ends, as a POSIX time; None when they read no
     #: date.
-    day_ends: float | None = None
+    day_ends: float | None
+    #: Its log line, ready to queue (``DecisionLines.add_line``).
+    line: Line
 
 
 def keep(
     decision: Decision, service_id: str, path: str, method: str, policies: PolicySet,
     stills: Iterable[StillTrue], clock: Callable[[], float], day_ends: float | None,
+    line: Line,
 ) -> Kept:
     """``decision`` kept on ``stills``: the ``Held`` ones on ``clock`` unpacked."""
     watches: list[Watch] = []
@@ -72,4 +76,4 @@ def keep(
         else:
             checks.append(still)
     return Kept(decision, service_id, path, method, policies, tuple(watches), until,
-                tuple(checks), day_ends)
+                tuple(checks), day_ends, line)

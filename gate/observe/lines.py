@@ -9,10 +9,11 @@ apply as usual (or, for plain stream handlers, the same bytes are written withou
 below). When the level is off, nothing at all is done.
 
 The writer's CPU still shares the interpreter with the requests, so records are prepared once:
-decisions are remembered (one object per member's data and question), and the record for a
-(decision, service, path) is built once, values and fields included; each line is a shallow
-copy of it with its own time and its own fields. That saves about 30% of a line's cost; the
-handlers' own work (formatting, writing) is what remains.
+each kind of line, a (decision, service, path), is a ``Line``, kept (``line()``) and given
+again to whoever holds it (a kept decision, ``gate.decision.kept``, queues its own with
+``add_line``: no lookup at all). Its record is built once, values and fields included; each
+line written is a shallow copy of it with its own time and its own fields. That saves about
+30% of a line's cost; the handlers' own work (formatting, writing) is what remains.
 
 That work is most of it (about 20 µs a line through a ``StreamHandler``), and in the usual
 set-up it gives the same text for every line of one record: ``basicConfig`` or
@@ -45,14 +46,11 @@ from typing import TextIO
 from gate.data.expiring import remember
 from gate.policy.decision import Decision
 
-__all__ = ["DecisionLines", "show_decision_lines"]
+__all__ = ["DecisionLines", "Line", "show_decision_lines"]
 
-_Pending = tuple[float, int, Decision, str, str]
 _Handler = logging.StreamHandler[TextIO]
 #: What a record's text depends on in a plain ``StreamHandler``: its formatter and terminator.
 _TextKey = tuple[logging.Formatter | None, str]
-#: A record kept ready, and its texts so far.
-_Template = tuple[logging.LogRecord, dict[_TextKey, str]]
 #: What ``relativeCreated`` counts from, as logging does (its own start is private).
 _START = time.time()
 #: Records kept ready, at most; past it the set starts again (made-up paths cannot grow it).
@@ -69,6 +67,25 @@ _WRITE_LINES = 1024
 _TIME_FIELDS = ("asctime", "created", "msecs", "relativeCreated")
 
 
+class Line:
+    """One kind of decision line: a decision, about a service, on a path. The writer builds
+    its record and texts the first time it writes one (only the writer touches them)."""
+
+    __slots__ = ("decision", "level", "path", "record", "service_id", "texts")
+
+    def __init__(self, decision: Decision, service_id: str, path: str) -> None:
+        self.level = logging.WARNING if decision.error else logging.INFO
+        self.decision = decision
+        self.service_id = service_id
+        self.path = path
+        self.record: logging.LogRecord | None = None
+        #: The record's text per plain handler's (formatter, terminator).
+        self.texts: dict[_TextKey, str] = {}
+
+
+_Pending = tuple[float, Line]
+
+
 class DecisionLines:
     def __init__(
         self, logger: logging.Logger, *, interval: float = 0.05, max_pending: int = 100_000,
@@ -80,23 +97,38 @@ class DecisionLines:
         self._writer: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one drain at a time keeps lines in order
-        # Only the writer (under the lock) touches it. Keyed by the decision's value (equal
-        # decisions give equal lines) and the question's text.
-        self._templates: dict[tuple[Decision, int, str, str], _Template] = {}
+        # Keyed by the decision's value (equal decisions give equal lines) and the question's
+        # text.
+        self._templates: dict[tuple[Decision, str, str], Line] = {}
         #: Lines not written because ``max_pending`` were already waiting.
         self.dropped = 0
 
     def add(self, decision: Decision, service_id: str, path: str) -> None:
-        """Queue one decision's line; the hot path's whole cost of logging it."""
-        level = logging.WARNING if decision.error else logging.INFO
-        if not self._logger.isEnabledFor(level):
+        """Queue one decision's line."""
+        if self._logger.isEnabledFor(logging.WARNING if decision.error else logging.INFO):
+            self.add_line(self.line(decision, service_id, path))
+
+    def add_line(self, line: Line) -> None:
+        """Queue one ``line`` (from ``line()``); the hot path's whole cost of logging it."""
+        if not self._logger.isEnabledFor(line.level):
             return
         if len(self._pending) >= self._max_pending:
             self.dropped += 1
             return
-        self._pending.append((time.time(), level, decision, service_id, path))
+        self._pending.append((time.time(), line))
         if self._writer is None:
             self._start()
+
+    def line(self, decision: Decision, service_id: str, path: str) -> Line:
+        """The ``Line`` for ``decision`` about ``service_id`` on ``path``, kept for the next."""
+        key = (decision, service_id, path)
+        line = self._templates.get(key)
+        if line is None:
+            line = Line(decision, service_id, path)
+            # Paths and ids are the visitor's: long ones are not kept, so the set stays small.
+            if len(path) + len(service_id) <= _TEMPLATE_TEXT_MAX:
+                remember(self._templates, key, line, _TEMPLATES_MAX)
+        return line
 
     def flush(self) -> None:
         """Write every waiting line now, in the calling thread."""
@@ -138,21 +170,15 @@ class DecisionLines:
             except Exception:  # a broken handler must not end the writer
                 logging.getLogger("booking_gate").exception("writing decision log lines failed")
 
-    def _template(self, level: int, decision: Decision, service_id: str,
-                  path: str) -> _Template:
-        key = (decision, level, service_id, path)
-        template = self._templates.get(key)
-        if template is None:
-            template = (self._record(level, decision, service_id, path), {})
-            # Paths and ids are the visitor's: long ones are not kept, so the set stays small.
-            if len(path) + len(service_id) <= _TEMPLATE_TEXT_MAX:
-                remember(self._templates, key, template, _TEMPLATES_MAX)
-        return template
+    def _write(self, created: float, line: Line) -> None:
+        self._logger.handle(_copy(self._record(line), created))
 
-    def _write(self, created: float, level: int, decision: Decision, service_id: str,
-               path: str) -> None:
-        template, _ = self._template(level, decision, service_id, path)
-        self._logger.handle(_line(template, created))
+    def _record(self, line: Line) -> logging.LogRecord:
+        """``line``'s record, built the first time it is written."""
+        record = line.record
+        if record is None:
+            record = line.record = self._make_record(line)
+        return record
 
     def _write_plain(self, pending: deque[_Pending], handlers: list[_Handler]) -> None:
         """Up to ``_WRITE_LINES`` waiting lines straight to plain stream handlers, each
@@ -162,39 +188,37 @@ class DecisionLines:
                    for handler in handlers]
         texts: dict[_Handler, list[str]] = {handler: [] for handler in handlers}
         first: dict[_Handler, logging.LogRecord] = {}  # what handleError is shown
-        templates = self._templates
+        # This loop runs once a line, on the requests' CPU: attribute reads, no lookups.
         for _ in range(min(len(pending), _WRITE_LINES)):
-            created, level, decision, service_id, path = pending.popleft()
-            # ``_template``'s lookup inline: this loop runs once a line, on the requests' CPU.
-            found = templates.get((decision, level, service_id, path))
-            template, kept = found if found is not None else \
-                self._template(level, decision, service_id, path)
+            created, line = pending.popleft()
+            kept = line.texts
             for handler, handler_level, text_key in targets:
-                if level < handler_level:
+                if line.level < handler_level:
                     continue
                 text = kept.get(text_key)
                 if text is None:
+                    record = self._record(line)
                     try:
                         # A copy: formatting sets fields (message) a kept record must not keep.
-                        text = handler.format(_line(template, created)) + handler.terminator
+                        text = handler.format(_copy(record, created)) + handler.terminator
                     except RecursionError:  # as StreamHandler.emit: not the handler's error
                         raise
                     except Exception:
-                        handler.handleError(template)
+                        handler.handleError(record)
                         continue
                     remember(kept, text_key, text, _TEXTS_MAX)
                 lines = texts[handler]
                 if not lines:
-                    first[handler] = template
+                    first[handler] = self._record(line)
                 lines.append(text)
         for handler, lines in texts.items():
             if lines:
                 _write_lines(handler, "".join(lines), first[handler])
 
-    def _record(self, level: int, decision: Decision, service_id: str,
-                path: str) -> logging.LogRecord:
+    def _make_record(self, line: Line) -> logging.LogRecord:
+        decision, service_id, path = line.decision, line.service_id, line.path
         return self._logger.makeRecord(
-            self._logger.name, level, "gate/decision/core.py", 0,
+            self._logger.name, line.level, "gate/decision/core.py", 0,
             # %r for what the visitor controls: a newline must not forge a second log line.
             # One template, its values apart (record.args): tools that group lines by message
             # (Sentry, for the fail mode's warnings) see one kind of line, not one per member.
@@ -218,7 +242,7 @@ class DecisionLines:
             }})
 
 
-def _line(template: logging.LogRecord, created: float) -> logging.LogRecord:
+def _copy(template: logging.LogRecord, created: float) -> logging.LogRecord:
     """A shallow copy of ``template`` made at ``created``."""
     # Not the template itself: a handler may keep records (MemoryHandler, QueueHandler), and
     # each line has its own time. The fields get their own dict too: a filter that rewrites one
