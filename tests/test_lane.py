@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import inspect
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -500,13 +501,22 @@ def test_a_resolver_whose_resolve_now_is_its_own_is_never_bypassed() -> None:
 
 
 def test_an_allowed_checkout_s_send_is_still_a_coroutine_function() -> None:
-    """asgiref's WsgiToAsgi (Flask, WSGI Django) warns on a send that is not one."""
-    async def send(message: Any) -> None:
-        return None
+    """asgiref's WsgiToAsgi (Flask, WSGI Django) warns on a send that is not one: it checks
+    the callable and its ``__call__``, with ``inspect`` from 3.12 and ``asyncio`` before."""
+    sent: list[Any] = []
 
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    check = inspect.iscoroutinefunction if sys.version_info >= (3, 12) \
+        else asyncio.iscoroutinefunction
     allowed = Decision(Outcome("allow", 200), "(default)", "v")
     wrapped = private_send(send, PrivateSend().extra(allowed))
-    assert inspect.iscoroutinefunction(wrapped)
+    assert check(wrapped) or check(wrapped.__call__)
+    asyncio.run(wrapped({"type": "http.response.start", "status": 200,  # type: ignore[arg-type]
+                         "headers": [(b"cache-control", b"max-age=60")]}))
+    assert (b"cache-control", b"private, no-store") in sent[0]["headers"]
+    assert (b"cache-control", b"max-age=60") not in sent[0]["headers"]
 
 
 def test_a_naive_clock_with_rules_that_read_the_date_is_decided_each_time(

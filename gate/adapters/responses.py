@@ -8,9 +8,12 @@ may name upstream details, only goes to the log.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from starlette.datastructures import MutableHeaders
@@ -39,6 +42,8 @@ __all__ = [
     "safe_return_path",
     "send_page",
 ]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: The X-Gate-Rule of every decision the fail mode made, whatever rule was running.
 ON_ERROR = "(on_error)"
@@ -230,17 +235,39 @@ class Answers:
             else self.pages.page(decision, scope)
 
 
+if sys.version_info >= (3, 12):
+    from inspect import markcoroutinefunction
+else:
+    def markcoroutinefunction(func: _F) -> _F:
+        """``inspect.markcoroutinefunction`` before 3.12, as asgiref and Django shim it:
+        ``asyncio.iscoroutinefunction`` (what callers check there) then says True."""
+        func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+        return func
+
+
+class _PrivateSend:
+    """``send``, with the response's headers made private (``private_headers``).
+
+    A plain call that hands back ``send``'s own awaitable: one coroutine less for each message
+    than an ``async def``. Marked as a coroutine function all the same, since a caller may
+    check (asgiref's ``WsgiToAsgi`` warns on a ``send`` that is not one)."""
+
+    __slots__ = ("_send", "_tail")
+
+    def __init__(self, send: Send, tail: list[tuple[bytes, bytes]]) -> None:
+        self._send = send
+        self._tail = tail
+
+    @markcoroutinefunction
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            message["headers"] = private_headers(message.get("headers") or (), self._tail)
+        return self._send(message)
+
+
 def private_send(send: Send, tail: list[tuple[bytes, bytes]]) -> Send:
     """``send``, with the response's headers made private (``private_headers``)."""
-
-    # ``async``, although handing back send's own awaitable would save a coroutine: a
-    # caller may check (asgiref's WsgiToAsgi warns on a send that is not a coroutine).
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = private_headers(message.get("headers") or (), tail)
-        await send(message)
-
-    return wrapped
+    return _PrivateSend(send, tail)
 
 
 def ambiguous_service(param: str) -> Response:
