@@ -2,8 +2,9 @@
 
 * ``bare_app``: the app a gate stands in front of; answers 200 "ok" and nothing else.
 * ``bare_private()``: ``bare_app`` whose answer carries the headers the gate adds to an allowed
-  checkout (``Cache-Control``, ``Vary``, ``X-Gate-Data``), made by the gate's own code: what
-  the server alone charges for them, the floor under ``http_ratio_c64``.
+  checkout (``Cache-Control``, ``Vary``, ``X-Gate-Data: fresh``), through the gate's own
+  ``private_send``: what those headers cost, the server's work on them and the gate's header
+  code together, with no decision at all (the floor under ``http_ratio_c64``).
 * ``gated(...)``: ``BookingGate(bare_app)`` reading Wix, exactly as deployed (member tokens in
   ``Authorization``, credits from Benefit Programs), with the emulator inside the same process
   behind ``httpx.ASGITransport``: no sockets, and once warmed every request is served from the
@@ -71,13 +72,13 @@ def bare_private() -> Any:
     from gate.adapters.responses import PrivateSend, private_send
     from gate.policy.decision import Decision, Outcome
 
-    tail = PrivateSend().extra(Decision(Outcome("allow", 200), "(default)", "bench"))
+    tail = PrivateSend().extra(Decision(Outcome("allow", 200), "(default)", "bench",
+                                        data="fresh"))
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await bare_app(scope, receive, send)
-            return
-        await bare_app(scope, receive, private_send(send, tail))
+    def app(scope: Any, receive: Any, send: Any) -> Any:
+        # Not ``async``: no frame of its own, only the headers' cost over ``bare_app``.
+        return bare_app(scope, receive,
+                        private_send(send, tail) if scope["type"] == "http" else send)
 
     return app
 

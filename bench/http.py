@@ -180,8 +180,8 @@ def run(quick: bool) -> dict[str, Any]:
     token = {"Authorization": ALLOW_TOKEN}
     with temp_dir() as tmp:
         load = Load(generator, tmp)
-        with serve_child("bench.apps:bare") as bare, serve_child("bench.apps:gated") as gated, \
-                serve_child("bench.apps:bare_private") as private:
+        with (serve_child("bench.apps:bare") as bare, serve_child("bench.apps:gated") as gated,
+              serve_child("bench.apps:bare_private") as private):
             _check(gated + CHECKOUT, 200, headers=token)  # warms the token, balance, service
             _check(gated + "/book-online", 200)
             detail["checkout_allow"] = _pairs(load, "http_ratio_c64 (checkout allow)",

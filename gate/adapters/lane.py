@@ -33,10 +33,6 @@ __all__ = ["MAX_KEPT", "MAX_KEY_TEXT", "Entry", "Lane"]
 MAX_KEPT = 4096
 #: Requests whose path and query are longer than this together are not kept (nor looked up).
 MAX_KEY_TEXT = 512
-#: Credential headers longer than this are digested with SHA-256, shorter ones with BLAKE2b:
-#: each is the cheaper there (OpenSSL's SHA-256 costs more to copy, less per byte: 0.99 against
-#: 1.38 µs for a 1,000-byte Wix member token, 0.79 against 0.54 µs for 17 bytes).
-_LONG = 512
 
 
 #: What the lane keeps for a request: the decision and its answer.
@@ -57,7 +53,6 @@ class Lane:
         self._policies: object = None
         # Copying a blank hasher costs less than making one (which parses its options).
         self._blank = hashlib.blake2b(digest_size=16)
-        self._blank_long = hashlib.sha256()
         #: The entry kept for a key (``key``), or None: the dict's own ``get``, no extra call.
         self.get = self._kept.get
 
@@ -86,9 +81,7 @@ class Lane:
         for name, value in scope["headers"]:
             if name in reads:
                 if hasher is None:
-                    # By the first value's length (what a resolver reads first, e.g. the
-                    # Authorization header). Never equal across kinds: 16 bytes against 32.
-                    hasher = (self._blank if len(value) <= _LONG else self._blank_long).copy()
+                    hasher = self._blank.copy()
                 # Length-prefixed: no two header lists digest the same bytes. Three updates
                 # cost less than joining the bytes first.
                 hasher.update(name)

@@ -43,7 +43,6 @@ __all__ = [
     "send_page",
 ]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: The X-Gate-Rule of every decision the fail mode made, whatever rule was running.
 ON_ERROR = "(on_error)"
@@ -238,6 +237,8 @@ class Answers:
 if sys.version_info >= (3, 12):
     from inspect import markcoroutinefunction
 else:
+    _F = TypeVar("_F", bound=Callable[..., Any])
+
     def markcoroutinefunction(func: _F) -> _F:
         """``inspect.markcoroutinefunction`` before 3.12, as asgiref and Django shim it:
         ``asyncio.iscoroutinefunction`` (what callers check there) then says True."""
@@ -245,12 +246,16 @@ else:
         return func
 
 
-class _PrivateSend:
-    """``send``, with the response's headers made private (``private_headers``).
+@markcoroutinefunction  # the instances: whoever checks the callable itself
+class _PrivateSender:
+    """``private_send``'s wrapper: a plain call that hands back ``send``'s own awaitable, one
+    coroutine less for each message than an ``async def``.
 
-    A plain call that hands back ``send``'s own awaitable: one coroutine less for each message
-    than an ``async def``. Marked as a coroutine function all the same, since a caller may
-    check (asgiref's ``WsgiToAsgi`` warns on a ``send`` that is not one)."""
+    Marked as a coroutine function all the same (the instances, and ``__call__``, which is what
+    asgiref checks: its ``WsgiToAsgi`` warns on a ``send`` that is not one). The difference
+    shows only to an app that does not await ``send(message)`` at once, as ASGI apps do: an
+    error in the headers, or in the server's ``send``, is raised by the call, not by the
+    ``await``, and a task made of the call gets the server's awaitable, not a coroutine."""
 
     __slots__ = ("_send", "_tail")
 
@@ -267,7 +272,7 @@ class _PrivateSend:
 
 def private_send(send: Send, tail: list[tuple[bytes, bytes]]) -> Send:
     """``send``, with the response's headers made private (``private_headers``)."""
-    return _PrivateSend(send, tail)
+    return _PrivateSender(send, tail)
 
 
 def ambiguous_service(param: str) -> Response:

@@ -6,7 +6,7 @@ record, no formatting, no I/O); a writer thread, started on the first line, turn
 into ordinary log records every ``interval`` seconds, with each record's time set to when the
 decision was made. Handlers, filters and formatters configured for ``booking_gate.decision``
 apply as usual (or, for plain stream handlers, the same bytes are written without records: see
-below). When the level is off, nothing at all is done.
+below). When the level is off, nothing is queued or written.
 
 The writer's CPU still shares the interpreter with the requests, so records are prepared once:
 each kind of line, a (decision, service, path), is a ``Line``, kept (``line()``) and given
@@ -68,8 +68,8 @@ _TIME_FIELDS = ("asctime", "created", "msecs", "relativeCreated")
 
 
 class Line:
-    """One kind of decision line: a decision, about a service, on a path. The writer builds
-    its record and texts the first time it writes one (only the writer touches them)."""
+    """One kind of decision line: a decision, about a service, on a path. Its record and
+    texts are built the first time one is written, and only under the writer's lock."""
 
     __slots__ = ("decision", "level", "path", "record", "service_id", "texts")
 
