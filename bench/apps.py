@@ -75,10 +75,11 @@ def bare_private() -> Any:
     tail = PrivateSend().extra(Decision(Outcome("allow", 200), "(default)", "bench",
                                         data="fresh"))
 
-    def app(scope: Any, receive: Any, send: Any) -> Any:
-        # Not ``async``: no frame of its own, only the headers' cost over ``bare_app``.
-        return bare_app(scope, receive,
-                        private_send(send, tail) if scope["type"] == "http" else send)
+    # ``async``, as servers tell ASGI 3 apps by it (a plain function is served as ASGI 2): one
+    # frame over ``bare_app``, a fraction of a microsecond in a request of tens.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await bare_app(scope, receive,
+                       private_send(send, tail) if scope["type"] == "http" else send)
 
     return app
 
