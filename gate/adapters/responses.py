@@ -43,7 +43,6 @@ __all__ = [
     "send_page",
 ]
 
-
 #: The X-Gate-Rule of every decision the fail mode made, whatever rule was running.
 ON_ERROR = "(on_error)"
 

@@ -67,6 +67,11 @@ _WRITE_LINES = 1024
 _TIME_FIELDS = ("asctime", "created", "msecs", "relativeCreated")
 
 
+def _level(decision: Decision) -> int:
+    """A decision's line level: WARNING for the fail mode's, INFO for the others."""
+    return logging.WARNING if decision.error else logging.INFO
+
+
 class Line:
     """One kind of decision line: a decision, about a service, on a path. Its record and
     texts are built the first time one is written, and only under the writer's lock."""
@@ -74,7 +79,7 @@ class Line:
     __slots__ = ("decision", "level", "path", "record", "service_id", "texts")
 
     def __init__(self, decision: Decision, service_id: str, path: str) -> None:
-        self.level = logging.WARNING if decision.error else logging.INFO
+        self.level = _level(decision)
         self.decision = decision
         self.service_id = service_id
         self.path = path
@@ -105,7 +110,7 @@ class DecisionLines:
 
     def add(self, decision: Decision, service_id: str, path: str) -> None:
         """Queue one decision's line."""
-        if self._logger.isEnabledFor(logging.WARNING if decision.error else logging.INFO):
+        if self._logger.isEnabledFor(_level(decision)):
             self.add_line(self.line(decision, service_id, path))
 
     def add_line(self, line: Line) -> None:
